@@ -1,0 +1,5 @@
+"""``python -m mockback``."""
+
+from mockback.cli import main
+
+main()
