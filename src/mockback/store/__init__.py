@@ -1,0 +1,1 @@
+"""Persistence behind one narrow seam (``Store``), with sqlite and in-memory backends."""

@@ -1,0 +1,144 @@
+"""The Store seam: everything Mockback keeps, behind a few async methods.
+
+Backends (``memory``, ``sqlite``; PostgreSQL later) pass one shared contract-test suite
+(``tests/integration/test_store_contract.py``). Rows cross this seam as plain records; the
+domain shapes are built above it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from mockback.domain.deliveries import Attempt, Delivery, DeliveryStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MockRecord:
+    """A stored mock: its document and the store's bookkeeping."""
+
+    id: str  # the mock id
+    namespace: str  # copied from the document, for filtering
+    document: Mapping[str, Any]  # the validated document (API shape)
+    created_at: datetime  # first creation; kept on overwrite
+    updated_at: datetime  # last change
+    deleted_at: datetime | None  # soft delete
+    seq: int  # creation order (older mocks win ties)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SavedMock:
+    """Result of saving a mock."""
+
+    record: MockRecord  # what is stored now
+    overwritten: bool  # an existing mock had this id
+    before: MockRecord | None  # the previous version, when overwritten
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MockQuery:
+    """Filters and paging of a mock listing."""
+
+    namespace: str | None = None  # only this namespace
+    tags: tuple[str, ...] = ()  # mocks carrying every one of these tags
+    search: str | None = None  # case-insensitive substring of id or route
+    include_deleted: bool = False  # list soft-deleted mocks too
+    offset: int = 0  # skip this many (ordered by creation)
+    limit: int = 100  # at most this many
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryQuery:
+    """Filters and paging of a delivery listing (newest first)."""
+
+    mock_id: str | None = None  # only deliveries of this mock
+    namespace: str | None = None  # only this namespace
+    statuses: tuple[DeliveryStatus, ...] = ()  # only these statuses (any when empty)
+    request_id: str | None = None  # only those planned by this request
+    offset: int = 0  # skip this many
+    limit: int = 100  # at most this many
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryUpdate:
+    """A delivery's new state after an attempt or an admin action."""
+
+    delivery_id: str  # which delivery
+    status: DeliveryStatus  # new status
+    due_at: datetime  # next attempt not before
+    finished_at: datetime | None  # set when final
+    attempt_count: int  # attempts so far
+    error: str | None  # why it did not succeed
+    attempt: Attempt | None = None  # the attempt to append, if one was made
+
+
+class Store(Protocol):
+    """What Mockback needs from storage."""
+
+    async def open(self) -> None:
+        """Connect and create or migrate the schema."""
+
+    async def close(self) -> None:
+        """Finish pending writes and release the connection."""
+
+    # mocks
+
+    async def save_mock(self, document: Mapping[str, Any], now: datetime) -> SavedMock:
+        """Create or overwrite the mock ``document["id"]`` (an overwrite also restores it)."""
+
+    async def get_mock(self, mock_id: str) -> MockRecord | None:
+        """A mock by id, deleted or not."""
+
+    async def list_mocks(self, query: MockQuery) -> tuple[list[MockRecord], int]:
+        """One page of mocks and the total that match the filters."""
+
+    async def active_mocks(self) -> list[MockRecord]:
+        """Every mock that is not deleted, in creation order."""
+
+    async def set_mock_deleted(
+        self, mock_id: str, deleted_at: datetime | None, now: datetime
+    ) -> MockRecord | None:
+        """Soft-delete (a time) or restore (None) a mock; None when it does not exist."""
+
+    # key-value stores ($.gS per namespace, $.cS per chain, $.mS per mock)
+
+    async def get_values(self, scope: str, owner: str) -> dict[str, Any]:
+        """All values of one store."""
+
+    async def merge_values(
+        self, scope: str, owner: str, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Set these keys (others untouched) and return the whole store."""
+
+    async def delete_value(self, scope: str, owner: str, key: str) -> bool:
+        """Remove one key; False when it was absent."""
+
+    async def all_values(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Every store, for warming the in-process cache at start."""
+
+    # deliveries (the outbox)
+
+    async def insert_deliveries(self, deliveries: list[Delivery]) -> None:
+        """Store new deliveries; when this returns they survive a crash."""
+
+    async def update_deliveries(self, updates: list[DeliveryUpdate]) -> None:
+        """Apply state changes (and append attempts), all in one transaction."""
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """A delivery with its attempts."""
+
+    async def list_deliveries(self, query: DeliveryQuery) -> tuple[list[Delivery], int]:
+        """A page of deliveries, newest first, without attempts, and the total."""
+
+    async def unfinished_deliveries(
+        self, *, due_before: datetime | None, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[Delivery]:
+        """Deliveries not yet final (oldest due first), optionally only those due by a time."""
+
+    async def flush_scheduled(self, now: datetime) -> int:
+        """Make every scheduled delivery due now; return how many."""
+
+    async def reopen_delivery(self, delivery: Delivery) -> None:
+        """Make a delivery run again (redeliver): status, due time, error and retry state."""

@@ -1,0 +1,177 @@
+"""The in-memory Store: nothing written anywhere (``--ephemeral``, and unit tests)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from mockback.domain.deliveries import Delivery, DeliveryStatus
+from mockback.store.base import DeliveryQuery, DeliveryUpdate, MockQuery, MockRecord, SavedMock
+from mockback.store.filters import mock_matches_query
+
+
+class MemoryStore:
+    """Dicts behind the Store seam."""
+
+    def __init__(self) -> None:
+        self._mocks: dict[str, MockRecord] = {}
+        self._seq = 0
+        self._values: dict[tuple[str, str], dict[str, Any]] = {}
+        self._deliveries: dict[str, Delivery] = {}
+
+    async def open(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def save_mock(self, document: Mapping[str, Any], now: datetime) -> SavedMock:
+        """Create or overwrite."""
+        mock_id = str(document["id"])
+        before = self._mocks.get(mock_id)
+        doc = copy.deepcopy(dict(document))
+        if before is None:
+            self._seq += 1
+            record = MockRecord(
+                id=mock_id,
+                namespace=str(doc.get("namespace", "sandbox")),
+                document=doc,
+                created_at=now,
+                updated_at=now,
+                deleted_at=None,
+                seq=self._seq,
+            )
+        else:
+            record = replace(
+                before,
+                namespace=str(doc.get("namespace", "sandbox")),
+                document=doc,
+                updated_at=now,
+                deleted_at=None,
+            )
+        self._mocks[mock_id] = record
+        return SavedMock(record=record, overwritten=before is not None, before=before)
+
+    async def get_mock(self, mock_id: str) -> MockRecord | None:
+        """By id."""
+        return self._mocks.get(mock_id)
+
+    async def list_mocks(self, query: MockQuery) -> tuple[list[MockRecord], int]:
+        """Filter in Python, ordered by creation."""
+        rows = sorted(
+            (r for r in self._mocks.values() if mock_matches_query(r, query)), key=lambda r: r.seq
+        )
+        return rows[query.offset : query.offset + query.limit], len(rows)
+
+    async def active_mocks(self) -> list[MockRecord]:
+        """Not deleted, by creation."""
+        return sorted(
+            (r for r in self._mocks.values() if r.deleted_at is None), key=lambda r: r.seq
+        )
+
+    async def set_mock_deleted(
+        self, mock_id: str, deleted_at: datetime | None, now: datetime
+    ) -> MockRecord | None:
+        """Soft delete or restore."""
+        record = self._mocks.get(mock_id)
+        if record is None:
+            return None
+        record = replace(record, deleted_at=deleted_at, updated_at=now)
+        self._mocks[mock_id] = record
+        return record
+
+    async def get_values(self, scope: str, owner: str) -> dict[str, Any]:
+        """A copy of one store."""
+        return copy.deepcopy(self._values.get((scope, owner), {}))
+
+    async def merge_values(
+        self, scope: str, owner: str, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Merge keys."""
+        current = self._values.setdefault((scope, owner), {})
+        current.update(copy.deepcopy(dict(values)))
+        return copy.deepcopy(current)
+
+    async def delete_value(self, scope: str, owner: str, key: str) -> bool:
+        """Remove a key."""
+        current = self._values.get((scope, owner))
+        if current is None or key not in current:
+            return False
+        del current[key]
+        return True
+
+    async def all_values(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """Everything."""
+        return copy.deepcopy(self._values)
+
+    async def insert_deliveries(self, deliveries: list[Delivery]) -> None:
+        """Keep them."""
+        for d in deliveries:
+            self._deliveries[d.id] = d
+
+    async def update_deliveries(self, updates: list[DeliveryUpdate]) -> None:
+        """Apply in order."""
+        for u in updates:
+            d = self._deliveries.get(u.delivery_id)
+            if d is None:
+                continue
+            attempts = d.attempts if u.attempt is None else (*d.attempts, u.attempt)
+            self._deliveries[d.id] = replace(
+                d,
+                status=u.status,
+                due_at=u.due_at,
+                finished_at=u.finished_at,
+                attempt_count=u.attempt_count,
+                error=u.error,
+                attempts=attempts,
+            )
+
+    async def get_delivery(self, delivery_id: str) -> Delivery | None:
+        """By id, with attempts."""
+        return self._deliveries.get(delivery_id)
+
+    async def list_deliveries(self, query: DeliveryQuery) -> tuple[list[Delivery], int]:
+        """Newest first."""
+        rows = [
+            d
+            for d in self._deliveries.values()
+            if (query.mock_id is None or d.mock_id == query.mock_id)
+            and (query.namespace is None or d.namespace == query.namespace)
+            and (not query.statuses or d.status in query.statuses)
+            and (query.request_id is None or d.request_id == query.request_id)
+        ]
+        rows.sort(key=lambda d: (d.created_at, d.id), reverse=True)
+        page = [replace(d, attempts=()) for d in rows[query.offset : query.offset + query.limit]]
+        return page, len(rows)
+
+    async def unfinished_deliveries(
+        self, *, due_before: datetime | None, limit: int, exclude: frozenset[str] = frozenset()
+    ) -> list[Delivery]:
+        """Not final, oldest due first."""
+        rows = [
+            d
+            for d in self._deliveries.values()
+            if not d.status.is_final
+            and d.id not in exclude
+            and (due_before is None or d.due_at <= due_before)
+        ]
+        rows.sort(key=lambda d: (d.due_at, d.id))
+        return rows[:limit]
+
+    async def flush_scheduled(self, now: datetime) -> int:
+        """Everything scheduled becomes due."""
+        count = 0
+        for d in list(self._deliveries.values()):
+            if d.status is DeliveryStatus.SCHEDULED:
+                self._deliveries[d.id] = replace(d, due_at=now)
+                count += 1
+        return count
+
+    async def reopen_delivery(self, delivery: Delivery) -> None:
+        """Replace the stored state, keeping attempts."""
+        old = self._deliveries.get(delivery.id)
+        attempts = old.attempts if old is not None else ()
+        self._deliveries[delivery.id] = replace(delivery, attempts=attempts)

@@ -1,0 +1,150 @@
+"""Deliveries and attempts as table rows: the one place that converts between the two shapes."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from mockback.domain.deliveries import (
+    Attempt,
+    AttemptOutcome,
+    CallbackType,
+    Delivery,
+    DeliveryRequest,
+    DeliveryStatus,
+)
+
+DELIVERY_COLUMNS = (
+    "id, mock_id, namespace, request_id, callback_index, callback_id, type, target, status,"
+    " created_at, due_at, finished_at, attempt_count, error, body, spec"
+)
+ATTEMPT_COLUMNS = (
+    "delivery_id, number, started_at, duration_ms, outcome, status_code, error,"
+    " response_headers, response_body, truncated"
+)
+
+
+def ts(value: datetime | None) -> str | None:
+    """A time as stored (ISO 8601, UTC offset kept)."""
+    return None if value is None else value.isoformat()
+
+
+def dt(value: str | None) -> datetime | None:
+    """A stored time back."""
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def delivery_row(d: Delivery) -> tuple[Any, ...]:
+    """Values for DELIVERY_COLUMNS."""
+    spec = {
+        "method": d.request.method,
+        "url": d.request.url,
+        "headers": [list(h) for h in d.request.headers],
+        "timeout": d.timeout,
+        "retry": dict(d.retry),
+        "signing": None if d.signing is None else dict(d.signing),
+        "options": dict(d.options),
+        "depth": d.depth,
+        "sync": d.sync,
+    }
+    return (
+        d.id,
+        d.mock_id,
+        d.namespace,
+        d.request_id,
+        d.callback_index,
+        d.callback_id,
+        d.type.value,
+        d.target,
+        d.status.value,
+        ts(d.created_at),
+        ts(d.due_at),
+        ts(d.finished_at),
+        d.attempt_count,
+        d.error,
+        d.request.body,
+        orjson.dumps(spec).decode(),
+    )
+
+
+def delivery_from_row(row: tuple[Any, ...], attempts: tuple[Attempt, ...] = ()) -> Delivery:
+    """A Delivery from DELIVERY_COLUMNS values."""
+    spec = orjson.loads(row[15])
+    created, due = dt(row[9]), dt(row[10])
+    assert created is not None and due is not None
+    body = row[14]
+    if isinstance(body, str):  # tolerate text written by hand
+        body = body.encode()
+    return Delivery(
+        id=row[0],
+        mock_id=row[1],
+        namespace=row[2],
+        request_id=row[3],
+        callback_index=row[4],
+        callback_id=row[5],
+        type=CallbackType(row[6]),
+        target=row[7],
+        status=DeliveryStatus(row[8]),
+        created_at=created,
+        due_at=due,
+        finished_at=dt(row[11]),
+        attempt_count=row[12],
+        error=row[13],
+        request=DeliveryRequest(
+            method=spec["method"],
+            url=spec["url"],
+            headers=tuple((h[0], h[1]) for h in spec["headers"]),
+            body=bytes(body or b""),
+        ),
+        timeout=spec["timeout"],
+        retry=spec["retry"],
+        signing=spec["signing"],
+        options=spec["options"],
+        depth=spec["depth"],
+        sync=spec["sync"],
+        attempts=attempts,
+    )
+
+
+def attempt_row(delivery_id: str, a: Attempt) -> tuple[Any, ...]:
+    """Values for ATTEMPT_COLUMNS."""
+    return (
+        delivery_id,
+        a.number,
+        ts(a.started_at),
+        a.duration_ms,
+        a.outcome.value,
+        a.status_code,
+        a.error,
+        orjson.dumps(dict(a.response_headers)).decode(),
+        a.response_body,
+        1 if a.truncated else 0,
+    )
+
+
+def attempt_from_row(row: tuple[Any, ...]) -> Attempt:
+    """An Attempt from ATTEMPT_COLUMNS values."""
+    started = dt(row[2])
+    assert started is not None
+    return Attempt(
+        number=row[1],
+        started_at=started,
+        duration_ms=row[3],
+        outcome=AttemptOutcome(row[4]),
+        status_code=row[5],
+        error=row[6],
+        response_headers=orjson.loads(row[7]) if row[7] else {},
+        response_body=row[8],
+        truncated=bool(row[9]),
+    )
+
+
+def encode_body(body: bytes) -> str:
+    """Body bytes for JSON answers: text when it is UTF-8, else base64 with a marker."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(body).decode()
