@@ -1,0 +1,42 @@
+"""What a template can see when it renders: one request, its stores and the fake-data generator.
+
+A context is built per request by the serving code and handed to every template of the matched
+mock. For callbacks it is copied with the rendered response and status code filled in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+from mockback.templating.fake import FakeData
+
+__all__ = ["RenderContext"]
+
+_EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, Any]:
+    # One shared read-only empty mapping: nothing renders into it, so sharing it is safe.
+    return _EMPTY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RenderContext:
+    """The values `$.` expressions resolve against."""
+
+    body: Any = None  # request body parsed as JSON, the raw text if not JSON, None if absent
+    headers: Mapping[str, Sequence[str]] = field(default_factory=_empty)  # lower-case names
+    query: Mapping[str, Sequence[str]] = field(default_factory=_empty)  # name -> values in order
+    path_params: Mapping[str, str] = field(default_factory=_empty)  # route parameters by name
+    namespace: str = "sandbox"  # the matched mock's namespace
+    global_store: Mapping[str, Any] = field(default_factory=_empty)  # $.gS, per namespace
+    chain_store: Mapping[str, Any] = field(default_factory=_empty)  # $.cS, per chainId
+    mock_store: Mapping[str, Any] = field(default_factory=_empty)  # $.mS, per mock
+    response: Any = None  # $.response: the rendered response payload (callbacks only)
+    status_code: int | None = None  # $.statusCode: the response status (callbacks only)
+    callbacks: Mapping[str, Any] = field(default_factory=_empty)  # $.callbacks.<id> results
+    event: Any = None  # $.event: the change event of a namespace or admin webhook
+    fake: FakeData  # generator behind $.fake.<Name>, shared by every render
