@@ -1,0 +1,253 @@
+"""One attempt of one delivery: sign, check the outbound policy, hand to the right transport.
+
+Callbacks addressed to this server itself are served in process (no socket, never blocked by
+the outbound policy) and still appear in the request and delivery logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from mockback.delivery.outbound_policy import (
+    HostResolutionError,
+    OutboundPolicy,
+    resolve_and_check,
+)
+from mockback.delivery.signing import (
+    SigningError,
+    SigningScheme,
+    SigningSpec,
+    resolve_secrets,
+    sign,
+)
+from mockback.delivery.transports.base import Transport
+from mockback.delivery.transports.http import CONNECT_IP
+from mockback.domain.deliveries import (
+    AttemptOutcome,
+    AttemptResult,
+    CallbackType,
+    Delivery,
+    OutboundMessage,
+)
+from mockback.domain.requests import RequestSnapshot
+
+DELIVERY_ID_HEADER = "X-Mockback-Delivery-Id"
+DEPTH_HEADER = "X-Mockback-Callback-Depth"
+
+LocalHandler = Callable[
+    [RequestSnapshot], Awaitable[tuple[int, list[tuple[bytes, bytes]], bytes, float]]
+]
+"""Serves a request in process: (status, headers, body, delay seconds)."""
+
+StoreReader = Callable[[str], Mapping[str, Any]]
+"""The global store of a namespace (for ``$.gS.key`` secrets)."""
+
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for a host."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in seen:
+            seen.append(address)
+    return seen
+
+
+def signing_spec(raw: Mapping[str, Any], secrets: tuple[str, ...]) -> SigningSpec:
+    """A SigningSpec from a callback's ``signing`` object and its resolved secrets."""
+    return SigningSpec(
+        scheme=SigningScheme(raw["scheme"]),
+        secrets=secrets,
+        header=raw.get("header"),
+        encoding=raw.get("encoding") or "hex",
+        prefix=str(raw["prefix"]) if raw.get("prefix") is not None else "sha256=",
+    )
+
+
+class Sender:
+    """Makes attempts; never raises for a target's faults."""
+
+    def __init__(
+        self,
+        *,
+        transports: Mapping[CallbackType, Transport],
+        policy: OutboundPolicy,
+        environ: Mapping[str, str],
+        global_store: StoreReader,
+        resolver: Callable[[str, int], Awaitable[list[str]]] = system_resolver,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._transports = transports
+        self._policy = policy
+        self._environ = environ
+        self._global_store = global_store
+        self._resolver = resolver
+        self._clock = clock
+        self._local: LocalHandler | None = None
+        self._self_hosts: frozenset[tuple[str, int]] = frozenset()
+
+    def serve_locally(self, handler: LocalHandler, host: str, port: int) -> None:
+        """Callbacks to host:port (and loopback names when host is loopback) are served in process."""
+        hosts = {host.strip("[]").lower()}
+        if host in _LOOPBACK_NAMES or host.startswith("127."):
+            hosts |= {"127.0.0.1", "localhost", "::1"}
+        self._local = handler
+        self._self_hosts = frozenset((h, port) for h in hosts)
+
+    def _signature_headers(self, delivery: Delivery) -> list[tuple[str, str]]:
+        if not delivery.signing:
+            return []
+        raw = delivery.signing
+        secrets = resolve_secrets(
+            raw["secret"], env=self._environ, global_store=self._global_store(delivery.namespace)
+        )
+        return sign(
+            signing_spec(raw, secrets),
+            delivery_id=delivery.id,
+            timestamp=int(self._clock()),
+            body=delivery.request.body,
+        )
+
+    def message(self, delivery: Delivery) -> OutboundMessage:
+        """The message of the next attempt (fresh signature timestamp)."""
+        headers = list(delivery.request.headers)
+        if delivery.type is CallbackType.HTTP:
+            headers.append((DELIVERY_ID_HEADER, delivery.id))
+            headers.append((DEPTH_HEADER, str(delivery.depth)))
+        else:
+            headers.append((DELIVERY_ID_HEADER.lower(), delivery.id))
+        headers.extend(self._signature_headers(delivery))
+        return OutboundMessage(
+            delivery_id=delivery.id,
+            type=delivery.type,
+            target=delivery.request.url,
+            method=delivery.request.method,
+            headers=tuple(headers),
+            body=delivery.request.body,
+            timeout=delivery.timeout,
+            options=dict(delivery.options),
+        )
+
+    async def attempt(self, delivery: Delivery) -> AttemptResult:
+        """Make one attempt."""
+        started = time.perf_counter()
+        try:
+            message = self.message(delivery)
+        except (SigningError, KeyError, ValueError) as exc:
+            return AttemptResult(
+                outcome=AttemptOutcome.ERROR,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=f"cannot sign the callback: {exc}",
+            )
+        if delivery.type is CallbackType.HTTP:
+            return await self._http(message, started)
+        transport = self._transports.get(delivery.type)
+        if transport is None:
+            return AttemptResult(
+                outcome=AttemptOutcome.ERROR,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=f"{delivery.type.value} callbacks are not available: "
+                "install mockback with that transport's extra",
+            )
+        return await transport.send(message)
+
+    async def _http(self, message: OutboundMessage, started: float) -> AttemptResult:
+        parts = urlsplit(message.target)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return AttemptResult(
+                outcome=AttemptOutcome.ERROR,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=f"callback url {message.target!r} is not an http(s) URL",
+            )
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return AttemptResult(
+                outcome=AttemptOutcome.ERROR,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=f"callback url {message.target!r} has an invalid port",
+            )
+        host = parts.hostname.lower()
+        if self._local is not None and (host, port) in self._self_hosts:
+            return await self._in_process(message, started)
+        try:
+            decision = await resolve_and_check(self._policy, parts.hostname, port, self._resolver)
+        except (OSError, HostResolutionError) as exc:
+            return AttemptResult(
+                outcome=AttemptOutcome.ERROR,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=f"cannot resolve {parts.hostname!r}: {exc}",
+            )
+        if not decision.allowed:
+            return AttemptResult(
+                outcome=AttemptOutcome.BLOCKED,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=decision.reason,
+            )
+        options = dict(message.options)
+        if decision.address is not None:
+            options[CONNECT_IP] = decision.address
+        transport = self._transports[CallbackType.HTTP]
+        return await transport.send(
+            OutboundMessage(
+                delivery_id=message.delivery_id,
+                type=message.type,
+                target=message.target,
+                method=message.method,
+                headers=message.headers,
+                body=message.body,
+                timeout=message.timeout,
+                options=options,
+            )
+        )
+
+    async def _in_process(self, message: OutboundMessage, started: float) -> AttemptResult:
+        assert self._local is not None
+        parts = urlsplit(message.target)
+        raw_headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1", "replace"))
+            for k, v in message.headers
+        ]
+        request = RequestSnapshot(
+            method=message.method,
+            path=parts.path or "/",
+            query_string=parts.query,
+            raw_headers=raw_headers,
+            body=message.body,
+            client="in-process",
+            received_at=time.time(),
+        )
+        try:
+            status, headers, body, delay = await asyncio.wait_for(
+                self._local(request), timeout=message.timeout
+            )
+            if delay > 0:
+                await asyncio.sleep(min(delay, message.timeout))
+        except TimeoutError:
+            return AttemptResult(
+                outcome=AttemptOutcome.TIMEOUT,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=f"no answer within {message.timeout:g} s",
+            )
+        response_headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
+        ok = 200 <= status <= 299
+        text = body[:65536].decode("utf-8", "replace")
+        return AttemptResult(
+            outcome=AttemptOutcome.SUCCESS if ok else AttemptOutcome.FAILURE,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            status_code=status,
+            error=None if ok else f"answered {status}",
+            response_headers=response_headers,
+            response_body=text,
+            truncated=len(body) > 65536,
+            stop_retrying=status == 410,
+        )

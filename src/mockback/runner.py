@@ -1,0 +1,72 @@
+"""Running the server: start services, listen with granian, stop cleanly on SIGTERM/SIGINT.
+
+Granian runs embedded in our own event loop (one process), so the store, the delivery queue
+and the served mocks share memory, and its Rust I/O threads still use more than one core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import socket
+import sys
+from typing import Any
+
+from mockback.logs import get_logger
+from mockback.services import build_services
+from mockback.settings import Settings
+
+log = get_logger(__name__)
+
+
+def free_port(host: str) -> int:
+    """A port the system reports free on ``host``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+async def serve(settings: Settings) -> None:
+    """Serve until a termination signal; raises ConfigurationError before listening."""
+    from granian.constants import Interfaces, Loops  # noqa: F401 - imported late: slow import
+    from granian.server.embed import Server
+
+    services = build_services(settings)
+    await services.start()
+    port = settings.port or free_port(settings.host)
+    server: Any = Server(
+        services.app,
+        address=settings.host,
+        port=port,
+        interface=Interfaces.ASGINL,
+        log_enabled=False,
+        backlog=2048,
+    )
+
+    services.listening(settings.host, port)
+
+    def announce() -> None:
+        sys.stdout.write(f"Mockback listening on http://{_url_host(settings.host)}:{port}\n")
+        sys.stdout.flush()
+        if settings.host not in {"127.0.0.1", "localhost", "::1"} and settings.auth_mode == "off":
+            log.warning(
+                "The admin API is open (AUTH_MODE=off) on a non-loopback address",
+                host=settings.host,
+            )
+
+    server.on_startup(announce)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.stop)
+    try:
+        await server.serve()
+    finally:
+        log.info("Shutting down")
+        await services.stop()
+        await asyncio.sleep(0)

@@ -1,0 +1,1 @@
+"""The admin API (FastAPI): routers per noun, built by ``app.build_admin_app``."""

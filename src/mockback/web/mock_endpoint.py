@@ -1,0 +1,103 @@
+"""The mock-serving hot path as a raw ASGI callable: no framework between the server and us."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from mockback.domain.requests import RequestSnapshot
+from mockback.serving import MockServer
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds the limit."""
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes."""
+    first = await receive()
+    body = first.get("body", b"")
+    if not first.get("more_body", False):
+        if len(body) > limit:
+            raise BodyTooLarge
+        return bytes(body)
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def snapshot(scope: Scope, body: bytes) -> RequestSnapshot:
+    """Convert an ASGI scope into our own request value, once (headers decoded lazily)."""
+    qs = scope.get("query_string", b"")
+    client = scope.get("client")
+    return RequestSnapshot(
+        method=scope["method"],
+        path=scope["path"],
+        query_string=qs.decode("latin-1") if qs else "",
+        raw_headers=scope["headers"],
+        body=body,
+        client=f"{client[0]}:{client[1]}" if client else None,
+        received_at=time.time(),
+    )
+
+
+_TOO_LARGE = orjson.dumps(
+    {
+        "error": "Request body too large.",
+        "details": [{"field": "body", "problem": "exceeds the served body limit"}],
+    }
+)
+
+
+class MockEndpoint:
+    """ASGI app that serves mocks."""
+
+    def __init__(self, server: MockServer, *, max_body: int) -> None:
+        self.server = server
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one HTTP request."""
+        try:
+            body = await read_body(receive, self.max_body)
+        except BodyTooLarge:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_TOO_LARGE)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _TOO_LARGE})
+            return
+        served = await self.server.handle(snapshot(scope, body))
+        if served.delay > 0:
+            await asyncio.sleep(served.delay)
+        await send(
+            {"type": "http.response.start", "status": served.status, "headers": served.headers}
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b"" if scope["method"] == "HEAD" else served.body,
+            }
+        )
