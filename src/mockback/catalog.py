@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from mockback.compiled import CompiledMock, compile_mock, to_candidate
+from mockback.compiled import CompiledMock, ContextFor, compile_mock, to_candidate
 from mockback.domain.mocks import Mock
 from mockback.matching import MockIndex
 from mockback.schema.mocks import ParsedMock, parse_mock
@@ -23,9 +23,15 @@ def _no_callbacks(mock: Mock) -> tuple[tuple[Any, ...], tuple[str, ...]]:
 class Catalog:
     """Compiles stored mocks and keeps the matching index current."""
 
-    def __init__(self, index: MockIndex, callback_compiler: CallbackCompiler | None = None) -> None:
+    def __init__(
+        self,
+        index: MockIndex,
+        callback_compiler: CallbackCompiler | None = None,
+        context_for: ContextFor | None = None,
+    ) -> None:
         self.index = index
         self._callbacks = callback_compiler or _no_callbacks
+        self._context_for = context_for
 
     def compile(
         self,
@@ -41,7 +47,7 @@ class Catalog:
             created_at=created_at, updated_at=updated_at, deleted_at=deleted_at, seq=seq
         )
         callbacks, warnings = self._callbacks(mock)
-        return compile_mock(mock, callbacks, warnings)
+        return compile_mock(mock, callbacks, warnings, self._context_for)
 
     def compile_record(self, record: MockRecord) -> CompiledMock:
         """Compile a stored mock (its document was validated when saved)."""

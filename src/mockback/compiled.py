@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from mockback.domain.mocks import Mock, StoreScope
-from mockback.matching import Candidate, make_candidate
-from mockback.templating import Template, compile_template
+from mockback.domain.mocks import AssertAction, Mock, StoreScope
+from mockback.domain.requests import RequestSnapshot
+from mockback.matching import Candidate, ValueSource, make_candidate
+from mockback.templating import FakeData, RenderContext, Template, compile_template, to_text
 
 _JSON = b"application/json"
+_NO_CONTEXT = RenderContext(fake=FakeData(seed=0))  # static templates read nothing from it
 _TEXT = b"text/plain; charset=utf-8"
 
 
@@ -47,17 +50,50 @@ class CompiledMock:
     static: tuple[bytes, bytes | None] | None  # encoded body and type when nothing is templated
     extractions: tuple[CompiledExtraction, ...]  # store writes, in order
     callbacks: tuple[Any, ...]  # compiled callbacks (delivery planner's shape)
-    needs_stores: bool  # some template reads $.gS/$.cS/$.mS
+    needs_context: bool  # something renders per request (else the answer is fixed bytes)
+    static_headers: tuple[tuple[bytes, bytes], ...] | None  # encoded when none is templated
+    value_sources: dict[int, ValueSource]  # templated condition values, by condition index
     warnings: tuple[str, ...]  # template warnings, reported when the mock is saved
 
 
-_STORE_ROOTS = frozenset({"gS", "cS", "mS"})
+ContextFor = Callable[[Mock, RequestSnapshot, Mapping[str, str]], RenderContext]
+"""Builds the template context of a request for a mock."""
+
+
+def _condition_sources(
+    mock: Mock, context_for: ContextFor | None, warnings: list[str]
+) -> dict[int, ValueSource]:
+    """Condition values holding templates ($.gS.expected...) render against the request."""
+    sources: dict[int, ValueSource] = {}
+    for i, cond in enumerate(mock.conditions):
+        if cond.action is AssertAction.MATCHES or not isinstance(cond.value, str):
+            continue  # a regex taken from request data could be made to run for ever
+        if "$." not in cond.value or context_for is None:
+            continue
+        template = compile_template(cond.value)
+        if template.is_static:
+            continue
+        warnings.extend(f"http.{cond.source.value}: {w}" for w in template.warnings)
+
+        def source(
+            req: RequestSnapshot,
+            params: Mapping[str, str],
+            template: Template = template,
+            ctx_for: ContextFor = context_for,
+        ) -> Any:
+            return template.render(ctx_for(mock, req, params))
+
+        sources[i] = source
+    return sources
 
 
 def compile_mock(
-    mock: Mock, callbacks: tuple[Any, ...] = (), callback_warnings: tuple[str, ...] = ()
+    mock: Mock,
+    callbacks: tuple[Any, ...] = (),
+    callback_warnings: tuple[str, ...] = (),
+    context_for: ContextFor | None = None,
 ) -> CompiledMock:
-    """Compile templates of a mock's response and extractions."""
+    """Compile templates of a mock's response, headers, extractions and condition values."""
     warnings: list[str] = []
     headers: list[tuple[bytes, Template]] = []
     for name, values in mock.response.headers:
@@ -68,15 +104,18 @@ def compile_mock(
     payload = compile_template(mock.response.payload)
     warnings.extend(f"response.payload: {w}" for w in payload.warnings)
     extractions = []
-    roots: set[str] = set(payload.references())
     for ex in mock.extractions:
         t = compile_template(ex.expression)
         warnings.extend(f"extract.{ex.key}: {w}" for w in t.warnings)
-        roots |= t.references()
         extractions.append(CompiledExtraction(ex.scope, ex.key, t))
-    for _, t in headers:
-        roots |= t.references()
     static = encode_payload(mock.response.payload) if payload.is_static else None
+    static_headers = None
+    if all(t.is_static for _, t in headers):
+        static_headers = tuple(
+            (name, to_text(t.render(_NO_CONTEXT)).encode("latin-1", "replace"))
+            for name, t in headers
+        )
+    sources = _condition_sources(mock, context_for, warnings)
     warnings.extend(callback_warnings)
     return CompiledMock(
         mock=mock,
@@ -87,11 +126,13 @@ def compile_mock(
         static=static,
         extractions=tuple(extractions),
         callbacks=callbacks,
-        needs_stores=bool(roots & _STORE_ROOTS),
+        needs_context=bool(static is None or static_headers is None or extractions or callbacks),
+        static_headers=static_headers,
+        value_sources=sources,
         warnings=tuple(warnings),
     )
 
 
 def to_candidate(compiled: CompiledMock) -> Candidate:
     """The matching index's view of a compiled mock."""
-    return make_candidate(compiled.mock, compiled)
+    return make_candidate(compiled.mock, compiled, compiled.value_sources)

@@ -10,7 +10,7 @@ closest mocks and why each one failed.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,8 +54,11 @@ def parse_route(route: str) -> tuple[RouteSegment, ...]:
 # ------------------------------------------------------------------------------------------
 # conditions
 
-Check = Callable[[RequestSnapshot], tuple[bool, Any]]
-"""Returns (holds, the request's value) for one condition."""
+Check = Callable[[RequestSnapshot, Mapping[str, str]], tuple[bool, Any]]
+"""Returns (holds, the request's value) for one condition, given the bound path parameters."""
+
+ValueSource = Callable[[RequestSnapshot, Mapping[str, str]], Any]
+"""Computes a condition's expected value per request (when it holds a template)."""
 
 
 def _as_text(value: Any) -> str:
@@ -115,16 +118,21 @@ def _contains(actual: Any, expected: Any, textual: bool) -> bool:
     return False
 
 
-def compile_condition(cond: FieldCondition) -> Check:
-    """A predicate for one condition, with its path and regex prepared once."""
+def compile_condition(cond: FieldCondition, value: ValueSource | None = None) -> Check:
+    """A predicate for one condition, with its path and regex prepared once.
+
+    ``value`` computes the expected value per request when the condition's value is a
+    template; otherwise the value is the literal.
+    """
     pattern = re.compile(cond.value) if cond.action is AssertAction.MATCHES else None
-    action, expected = cond.action, cond.value
+    action, literal = cond.action, cond.value
     if cond.source is ConditionSource.BODY:
         accessor = compile_path(cond.path)
 
-        def body_check(req: RequestSnapshot) -> tuple[bool, Any]:
+        def body_check(req: RequestSnapshot, params: Mapping[str, str]) -> tuple[bool, Any]:
             actual = MISSING if accessor is None else accessor(req.json)
             found = actual is not MISSING
+            expected = literal if value is None else value(req, params)
             return _compare(action, found, actual, expected, pattern, False), (
                 actual if found else None
             )
@@ -133,10 +141,11 @@ def compile_condition(cond: FieldCondition) -> Check:
     name = cond.path.lower() if cond.source is ConditionSource.HEADER else cond.path
     header = cond.source is ConditionSource.HEADER
 
-    def param_check(req: RequestSnapshot) -> tuple[bool, Any]:
+    def param_check(req: RequestSnapshot, params: Mapping[str, str]) -> tuple[bool, Any]:
         values = (req.headers if header else req.query).get(name)
         found = bool(values)
         actual = values[0] if values else None
+        expected = literal if value is None else value(req, params)
         return _compare(action, found, actual, expected, pattern, True), actual
 
     return param_check
@@ -169,11 +178,14 @@ class Candidate:
     payload: Any = None  # whatever the serving layer attaches (compiled templates)
 
 
-def make_candidate(mock: Mock, payload: Any = None) -> Candidate:
+def make_candidate(
+    mock: Mock, payload: Any = None, value_sources: Mapping[int, ValueSource] | None = None
+) -> Candidate:
     """Compile a mock's route and conditions."""
     segments = parse_route(mock.route)
     literal = sum(1 for s in segments if not s.is_param)
-    checks = tuple((c, compile_condition(c)) for c in mock.conditions)
+    sources = value_sources or {}
+    checks = tuple((c, compile_condition(c, sources.get(i))) for i, c in enumerate(mock.conditions))
     return Candidate(mock, segments, checks, (-mock.priority, -literal, mock.seq), payload)
 
 
@@ -302,7 +314,7 @@ class MockIndex:
                 continue
             failed = None
             for cond, check in cand.checks:
-                ok, actual = check(request)
+                ok, actual = check(request, params)
                 if not ok:
                     failed = f"condition failed: {describe(cond)} (got {_as_text(actual)})"
                     break

@@ -7,6 +7,7 @@ from typing import Any
 
 from mockback.admin import Admin
 from mockback.catalog import Catalog
+from mockback.contexts import ContextBuilder
 from mockback.delivery.engine import DeliveryEngine
 from mockback.delivery.outbound_policy import OutboundPolicy
 from mockback.delivery.planner import Planner, compile_callbacks
@@ -145,9 +146,10 @@ def build_services(settings: Settings) -> Services:
     except ValueError as exc:
         raise ConfigurationError(f"WEBHOOK_ALLOWED_HOSTS: {exc}") from None
     index = MockIndex()
-    catalog = Catalog(index, compile_callbacks)
     values = StoreValues(store)
     fake = FakeData(seed=settings.faker_seed)
+    contexts = ContextBuilder(values, fake)
+    catalog = Catalog(index, compile_callbacks, contexts.for_request)
     request_log = RequestLog(settings.request_log_size)
     admin = Admin(
         store=store, catalog=catalog, values=values, limits=Limits(), strict=settings.strict
@@ -174,6 +176,7 @@ def build_services(settings: Settings) -> Services:
         max_depth=settings.max_callback_depth,
         planner=planner,
         metrics=metrics,
+        contexts=contexts,
     )
     services = Services(
         settings=settings,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import orjson
 
 from mockback.compiled import CompiledMock, encode_payload
+from mockback.contexts import ContextBuilder
 from mockback.domain.mocks import DEFAULT_NAMESPACE, StoreScope
 from mockback.domain.requests import RequestSnapshot
 from mockback.matching import MatchResult, MockIndex
@@ -78,6 +79,7 @@ class MockServer:
         max_depth: int = 10,
         planner: CallbackPlanner | None = None,
         metrics: Metrics | None = None,
+        contexts: ContextBuilder | None = None,
     ) -> None:
         self.index = index
         self.values = values
@@ -85,6 +87,7 @@ class MockServer:
         self.log = request_log
         self.max_depth = max_depth
         self.planner = planner
+        self.contexts = contexts or ContextBuilder(values, fake)
         self._served = metrics.requests_served.inc if metrics else _nothing
         self._unmatched_count = metrics.requests_unmatched.inc if metrics else _nothing
 
@@ -106,22 +109,28 @@ class MockServer:
             return self._unmatched(req, namespace, result)
         compiled: CompiledMock = result.candidate.payload
         mock = compiled.mock
-        ctx = self._context(compiled, req, result.path_params)
-        if compiled.extractions:
-            ctx = await self._extract(compiled, ctx)
+        ctx: RenderContext | None = None
+        if compiled.needs_context:
+            ctx = self._context(compiled, req, result.path_params)
+            if compiled.extractions:
+                await self._extract(compiled, ctx)
         status = compiled.status
         response_value: Any
         if compiled.static is not None:
             body, content_type = compiled.static
             response_value = mock.response.payload
         else:
+            assert ctx is not None
             response_value = compiled.payload.render(ctx)
             body, content_type = encode_payload(response_value)
         headers: list[tuple[bytes, bytes]] = []
-        for name, template in compiled.headers:
-            value = template.render(ctx)
-            text = value if isinstance(value, str) else orjson.dumps(value).decode()
-            headers.append((name, text.encode("latin-1", "replace")))
+        if compiled.static_headers is not None:
+            headers.extend(compiled.static_headers)
+        else:
+            assert ctx is not None
+            for name, template in compiled.headers:
+                text = template.render_text(ctx)
+                headers.append((name, text.encode("latin-1", "replace")))
         if content_type is not None and "content-type" not in compiled.header_names:
             headers.append((_CT, content_type))
         headers.append((_CL, str(len(body)).encode()))
@@ -135,6 +144,7 @@ class MockServer:
         if compiled.callbacks and self.planner is not None:
             depth = _depth(req)
             if depth < self.max_depth:
+                assert ctx is not None
                 entry.deliveries = await self.planner.plan(
                     compiled,
                     ctx,
@@ -151,37 +161,9 @@ class MockServer:
     def _context(
         self, compiled: CompiledMock, req: RequestSnapshot, params: dict[str, str]
     ) -> RenderContext:
-        mock = compiled.mock
-        if compiled.needs_stores:
-            return RenderContext(
-                body=req.json,
-                headers=req.headers,
-                query=req.query,
-                path_params=params,
-                namespace=mock.namespace,
-                global_store=self.values.view(StoreScope.GLOBAL, mock.namespace),
-                chain_store=self.values.view(
-                    StoreScope.CHAIN,
-                    owner_of(
-                        StoreScope.CHAIN,
-                        namespace=mock.namespace,
-                        chain_id=mock.chain_id,
-                        mock_id=mock.id,
-                    ),
-                ),
-                mock_store=self.values.view(StoreScope.MOCK, mock.id),
-                fake=self.fake,
-            )
-        return RenderContext(
-            body=req.json,
-            headers=req.headers,
-            query=req.query,
-            path_params=params,
-            namespace=mock.namespace,
-            fake=self.fake,
-        )
+        return self.contexts.for_request(compiled.mock, req, params)
 
-    async def _extract(self, compiled: CompiledMock, ctx: RenderContext) -> RenderContext:
+    async def _extract(self, compiled: CompiledMock, ctx: RenderContext) -> None:
         """Run extractions against the request; writes are visible to the response."""
         mock = compiled.mock
         writes: dict[tuple[StoreScope, str], dict[str, Any]] = {}
@@ -194,28 +176,8 @@ class MockServer:
             group[ex.key] = value
             # Later extractions (and the response) see earlier ones: apply at once.
             self.values.apply(ex.scope, owner, {ex.key: value})
-        ctx = RenderContext(
-            body=ctx.body,
-            headers=ctx.headers,
-            query=ctx.query,
-            path_params=ctx.path_params,
-            namespace=ctx.namespace,
-            global_store=self.values.view(StoreScope.GLOBAL, mock.namespace),
-            chain_store=self.values.view(
-                StoreScope.CHAIN,
-                owner_of(
-                    StoreScope.CHAIN,
-                    namespace=mock.namespace,
-                    chain_id=mock.chain_id,
-                    mock_id=mock.id,
-                ),
-            ),
-            mock_store=self.values.view(StoreScope.MOCK, mock.id),
-            fake=self.fake,
-        )
         for (scope, owner), values in writes.items():
             await self.values.persist(scope, owner, values)
-        return ctx
 
     def _unmatched(
         self, req: RequestSnapshot, namespace: str, result: MatchResult

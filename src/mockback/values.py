@@ -40,7 +40,8 @@ class StoreValues:
 
     def view(self, scope: StoreScope, owner: str) -> Mapping[str, Any]:
         """The live values of one store (read-only by convention)."""
-        return self._cache.get((scope.value, owner), _EMPTY)
+        # Create the store on first view so the mapping handed out stays the live one.
+        return self._cache.setdefault((scope.value, owner), {})
 
     def snapshot(self, scope: StoreScope, owner: str) -> dict[str, Any]:
         """A copy of one store."""
