@@ -215,13 +215,19 @@ class NearMiss:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class MatchResult:
-    """The outcome of matching one request."""
+    """The outcome of matching one request (a plain slotted class: it is made per request)."""
 
-    candidate: Candidate | None  # the winner
-    path_params: dict[str, str]  # its parameters
-    near_misses: tuple[NearMiss, ...] = ()  # when there is no winner
+    __slots__ = ("candidate", "near_misses", "path_params")
+
+    def __init__(self, candidate: Candidate | None, path_params: Mapping[str, str],
+                 near_misses: tuple[NearMiss, ...] = ()) -> None:
+        self.candidate = candidate  # the winner
+        self.path_params = path_params  # its parameters (shared: read-only)
+        self.near_misses = near_misses  # when there is no winner
+
+
+_ROUTE_CACHE_SIZE = 4096
 
 
 class MockIndex:
@@ -230,6 +236,9 @@ class MockIndex:
     def __init__(self) -> None:
         self._trees: dict[str, _Node] = {}
         self._by_id: dict[str, Candidate] = {}
+        # (namespace, path) -> routed candidates: repeated paths skip the tree walk. Cleared
+        # on every change of the index, and when full.
+        self._routes: dict[tuple[str, str], list[tuple[Candidate, dict[str, str]]]] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -245,6 +254,7 @@ class MockIndex:
     def put(self, candidate: Candidate) -> None:
         """Add a mock, replacing any previous version of the same id."""
         self.remove(candidate.mock.id)
+        self._routes.clear()
         node = self._trees.setdefault(candidate.mock.namespace, _Node())
         for seg in candidate.segments:
             if seg.is_param:
@@ -259,6 +269,7 @@ class MockIndex:
 
     def remove(self, mock_id: str) -> None:
         """Forget a mock (no-op when absent)."""
+        self._routes.clear()
         old = self._by_id.pop(mock_id, None)
         if old is None:
             return
@@ -297,8 +308,13 @@ class MockIndex:
 
     def match(self, namespace: str, request: RequestSnapshot, path: str) -> MatchResult:
         """The best mock of ``namespace`` for ``request`` at ``path`` (the route part)."""
-        segments = split_path(path)
-        routed = self._route_matches(namespace, segments)
+        key = (namespace, path)
+        routed = self._routes.get(key)
+        if routed is None:
+            routed = self._route_matches(namespace, split_path(path))
+            if len(self._routes) >= _ROUTE_CACHE_SIZE:
+                self._routes.clear()
+            self._routes[key] = routed
         misses: list[NearMiss] = []
         for cand, params in routed:
             mock = cand.mock
@@ -322,7 +338,7 @@ class MockIndex:
                 return MatchResult(cand, params)
             misses.append(NearMiss(mock.id, mock.route, mock.method, failed))
         if not misses:
-            misses = self._closest_routes(namespace, segments)
+            misses = self._closest_routes(namespace, split_path(path))
         return MatchResult(None, {}, tuple(misses[:5]))
 
     def _closest_routes(
