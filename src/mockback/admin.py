@@ -17,6 +17,7 @@ from mockback.domain.errors import FieldProblem, NotFound, ValidationFailed
 from mockback.domain.mocks import StoreScope
 from mockback.schema.limits import Limits
 from mockback.schema.mocks import parse_mock
+from mockback.secrets import contains_mask, mask_mock, unmask_mock
 from mockback.store.base import MockQuery, MockRecord, Store
 from mockback.values import StoreValues
 
@@ -32,8 +33,8 @@ def iso(value: datetime | None) -> str | None:
 
 
 def mock_view(record: MockRecord) -> dict[str, Any]:
-    """The API shape of a stored mock."""
-    view = dict(copy.deepcopy(record.document))
+    """The API shape of a stored mock (secrets masked)."""
+    view = mask_mock(copy.deepcopy(dict(record.document)))
     view["createdAt"] = iso(record.created_at)
     view["updatedAt"] = iso(record.updated_at)
     view["deleted"] = record.deleted_at is not None
@@ -62,6 +63,27 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+def _refuse_dangling_masks(data: Mapping[str, Any]) -> None:
+    """A mask sent for a secret that is not stored (new mock, new callback) is an error."""
+    hooks = data.get("webhooks")
+    if not isinstance(hooks, list):
+        return
+    problems = []
+    for i, cb in enumerate(hooks):
+        if not isinstance(cb, Mapping):
+            continue
+        for name in ("kafkaPassword", "rabbitURL", "signing"):
+            if name in cb and contains_mask(cb[name]):
+                problems.append(
+                    FieldProblem(
+                        field=f"webhooks[{i}].{name}",
+                        problem="is the mask of a secret, but no secret is stored to keep; send the secret",
+                    )
+                )
+    if problems:
+        raise ValidationFailed("A masked secret has nothing stored behind it.", tuple(problems))
 
 
 class Admin:
@@ -95,6 +117,11 @@ class Admin:
         self, data: Any, *, strict: bool | None = None, id_override: str | None = None
     ) -> MockChange:
         """Create, or overwrite by id (which also restores a deleted mock)."""
+        mock_id = id_override or (data.get("id") if isinstance(data, Mapping) else None)
+        if isinstance(mock_id, str) and isinstance(data, Mapping):
+            existing = await self.store.get_mock(mock_id)
+            data = unmask_mock(data, None if existing is None else existing.document)
+            _refuse_dangling_masks(data)
         parsed = parse_mock(
             data,
             strict=self.strict if strict is None else strict,

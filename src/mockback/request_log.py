@@ -7,6 +7,7 @@ log is read, so logging costs the hot path almost nothing. Bodies are kept up to
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +44,7 @@ class LoggedRequest:
         namespace: str,
         mock_id: str | None = None,
         status: int = 404,
-        path_params: dict[str, str] | None = None,
+        path_params: Mapping[str, str] | None = None,
         duration_ms: float = 0.0,
         deliveries: list[str] | None = None,
         near_misses: list[dict[str, Any]] | None = None,
@@ -86,7 +87,7 @@ class LoggedRequest:
                 {
                     "mockId": self.mock_id,
                     "statusCode": self.status,
-                    "pathParams": self.path_params,
+                    "pathParams": dict(self.path_params),
                     "durationMs": round(self.duration_ms, 3),
                     "deliveries": self.deliveries,
                 }

@@ -159,7 +159,7 @@ class MockServer:
         return ServedResponse(status, headers, body, mock.response.delay_ms / 1000.0, entry)
 
     def _context(
-        self, compiled: CompiledMock, req: RequestSnapshot, params: dict[str, str]
+        self, compiled: CompiledMock, req: RequestSnapshot, params: Mapping[str, str]
     ) -> RenderContext:
         return self.contexts.for_request(compiled.mock, req, params)
 
