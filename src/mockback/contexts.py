@@ -50,12 +50,25 @@ class _LazyQuery(_LazyHeaders):
         return len(self._req.query)
 
 
+def store_keys(mock: Mock) -> tuple[tuple[str, str], ...]:
+    """The (scope, owner) keys of the global, chain and mock stores a mock sees."""
+    return tuple(
+        (
+            scope.value,
+            owner_of(scope, namespace=mock.namespace, chain_id=mock.chain_id, mock_id=mock.id),
+        )
+        for scope in (StoreScope.GLOBAL, StoreScope.CHAIN, StoreScope.MOCK)
+    )
+
+
 class ContextBuilder:
     """Makes the RenderContext of a request for a mock."""
 
     def __init__(self, values: StoreValues, fake: FakeData) -> None:
         self.values = values
         self.fake = fake
+        # Store keys per mock id, valid for that very version of the mock.
+        self._keys: dict[str, tuple[Mock, tuple[tuple[str, str], ...]]] = {}
 
     def for_request(
         self, mock: Mock, req: RequestSnapshot, params: Mapping[str, str]

@@ -40,8 +40,15 @@ class StoreValues:
 
     def view(self, scope: StoreScope, owner: str) -> Mapping[str, Any]:
         """The live values of one store (read-only by convention)."""
+        return self.view_key((scope.value, owner))
+
+    def view_key(self, key: tuple[str, str]) -> Mapping[str, Any]:
+        """The live values of the store ``(scope value, owner)``."""
         # Create the store on first view so the mapping handed out stays the live one.
-        return self._cache.setdefault((scope.value, owner), {})
+        values = self._cache.get(key)
+        if values is None:
+            values = self._cache[key] = {}
+        return values
 
     def snapshot(self, scope: StoreScope, owner: str) -> dict[str, Any]:
         """A copy of one store."""

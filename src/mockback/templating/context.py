@@ -23,9 +23,14 @@ def _empty() -> Mapping[str, Any]:
     return _EMPTY
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class RenderContext:
-    """The values `$.` expressions resolve against."""
+    """The values `$.` expressions resolve against.
+
+    Not frozen: one is made per request on the hot path, and a frozen dataclass pays for
+    ``object.__setattr__`` on every field. Treat it as read-only all the same; a changed copy
+    is ``dataclasses.replace``.
+    """
 
     body: Any = None  # request body parsed as JSON, the raw text if not JSON, None if absent
     headers: Mapping[str, Sequence[str]] = field(default_factory=_empty)  # lower-case names

@@ -16,6 +16,17 @@ from mockback.web.mock_endpoint import MockEndpoint, Receive, Scope, Send
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_LITERAL = re.compile(r"^\^((?:[A-Za-z0-9_/\-]|\\[.\-/])*)")
+
+
+def _literal_prefix(pattern: str) -> tuple[str, bool]:
+    """The literal start of a route regex, and whether the whole pattern is literal."""
+    m = _LITERAL.match(pattern)
+    literal = m.group(1) if m else ""
+    rest = pattern[m.end() if m else 0 :]
+    return literal.replace("\\", ""), rest == "$"
+
+
 class Dispatcher:
     """Routes each request to the admin app or the mock endpoint."""
 
@@ -30,20 +41,29 @@ class Dispatcher:
     ) -> None:
         self.admin = admin
         self.mocks = mocks
-        self._patterns = admin_paths
-        prefixes = set()
+        exact: set[str] = set()
+        patterned: list[tuple[str, re.Pattern[str]]] = []
         for p in admin_paths:
-            literal = re.match(r"\^?(/[A-Za-z0-9_.\-]*)", p.pattern)
-            prefixes.add(literal.group(1) if literal else "/")
-        self._prefixes = tuple(sorted(prefixes))
+            literal, whole = _literal_prefix(p.pattern)
+            if whole:
+                exact.add(literal)
+            else:
+                patterned.append((literal, p))
+        # Admin paths are matched exactly: a set for literal routes, then the few patterned
+        # routes whose literal start fits. Mock paths usually fail the first startswith.
+        self._exact = frozenset(exact)
+        self._patterned = tuple(patterned)
+        self._starts = tuple(sorted({lit for lit, _ in patterned}))
         self._on_startup = on_startup
         self._on_shutdown = on_shutdown
 
     def is_admin(self, path: str) -> bool:
         """Whether the path is one of the admin API's exact routes."""
-        if not path.startswith(self._prefixes):
+        if path in self._exact:
+            return True
+        if not path.startswith(self._starts):
             return False
-        return any(p.match(path) for p in self._patterns)
+        return any(path.startswith(lit) and p.match(path) for lit, p in self._patterned)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI."""
