@@ -455,3 +455,21 @@ def test_json_logs(start_server: Any, tmp_path: Path) -> None:
     for line in lines:
         event = orjson.loads(line)
         assert "event" in event and "level" in event
+
+
+def test_sigterm_finishes_in_flight_responses(server: RunningServer) -> None:
+    """SIGTERM lets a slow response in flight finish, then the server exits 0."""
+    server.client.post(
+        "/api/v1/mocks",
+        json={
+            "id": "slow",
+            "http": {"route": "/slow"},
+            "response": {"delay": 1500, "payload": "done"},
+        },
+    )
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(server.client.get, "/slow")
+        time.sleep(0.4)
+        server.proc.send_signal(signal.SIGTERM)
+        assert pending.result(timeout=20).text == "done"
+    assert server.stop() == 0
