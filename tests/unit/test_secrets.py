@@ -7,8 +7,12 @@ from mockback.secrets import MASK, contains_mask, mask_mock, unmask_mock
 STORED = {
     "id": "m",
     "webhooks": [
-        {"id": "k", "type": "kafka", "kafkaPassword": "kp", "signing": {"scheme": "stripe",
-                                                                       "secret": "whsec_x"}},
+        {
+            "id": "k",
+            "type": "kafka",
+            "kafkaPassword": "kp",
+            "signing": {"scheme": "stripe", "secret": "whsec_x"},
+        },
         {"type": "rabbitmq", "rabbitURL": "amqp://guest:s3cret@localhost:5672/"},
         {"url": "http://h", "signing": {"scheme": "github", "secret": ["a", "env:NAME", "$.gS.k"]}},
     ],

@@ -90,13 +90,22 @@ NAMESPACE_OPERATIONS = frozenset(
 )
 ADMIN_OPERATIONS = frozenset(
     {
-        "namespace.create", "namespace.delete", "namespace.update", "namespace.user.add",
-        "user.create", "user.delete", "user.update", "user.password.set", "job.run",
-        "backup.create", "backup.restore",
+        "namespace.create",
+        "namespace.delete",
+        "namespace.update",
+        "namespace.user.add",
+        "user.create",
+        "user.delete",
+        "user.update",
+        "user.password.set",
+        "job.run",
+        "backup.create",
+        "backup.restore",
     }
 )
-LICENCE_OPERATIONS = frozenset({"license.activate", "license.update", "license.expire",
-                                "license.delete", "license.create"})
+LICENCE_OPERATIONS = frozenset(
+    {"license.activate", "license.update", "license.expire", "license.delete", "license.create"}
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
