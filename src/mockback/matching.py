@@ -220,8 +220,12 @@ class MatchResult:
 
     __slots__ = ("candidate", "near_misses", "path_params")
 
-    def __init__(self, candidate: Candidate | None, path_params: Mapping[str, str],
-                 near_misses: tuple[NearMiss, ...] = ()) -> None:
+    def __init__(
+        self,
+        candidate: Candidate | None,
+        path_params: Mapping[str, str],
+        near_misses: tuple[NearMiss, ...] = (),
+    ) -> None:
         self.candidate = candidate  # the winner
         self.path_params = path_params  # its parameters (shared: read-only)
         self.near_misses = near_misses  # when there is no winner
