@@ -319,55 +319,64 @@ class MockIndex:
             if len(self._routes) >= _ROUTE_CACHE_SIZE:
                 self._routes.clear()
             self._routes[key] = routed
-        misses: list[NearMiss] = []
+        failures: list[tuple[Candidate, FieldCondition | None, Any]] = []
         for cand, params in routed:
             mock = cand.mock
             if mock.method is not None and mock.method != request.method:
-                misses.append(
-                    NearMiss(
-                        mock.id,
-                        mock.route,
-                        mock.method,
-                        f"method {request.method} does not match {mock.method}",
-                    )
-                )
+                failures.append((cand, None, None))
                 continue
-            failed = None
             for cond, check in cand.checks:
                 ok, actual = check(request, params)
                 if not ok:
-                    failed = f"condition failed: {describe(cond)} (got {_as_text(actual)})"
+                    failures.append((cand, cond, actual))
                     break
-            if failed is None:
+            else:
                 return MatchResult(cand, params)
-            misses.append(NearMiss(mock.id, mock.route, mock.method, failed))
+        # No winner: only now put the failures into words.
+        misses = [
+            _near_miss(cand, cond, actual, request.method) for cand, cond, actual in failures[:5]
+        ]
         if not misses:
             misses = self._closest_routes(namespace, split_path(path))
-        return MatchResult(None, {}, tuple(misses[:5]))
+        return MatchResult(None, {}, tuple(misses))
 
     def _closest_routes(
-        self, namespace: str, segments: list[str], limit: int = 5, scan: int = 20_000
+        self, namespace: str, segments: list[str], limit: int = 5, visits: int = 256
     ) -> list[NearMiss]:
-        """Mocks whose route shares the longest prefix with the path (a bounded scan: 404s only)."""
-        scored: list[tuple[int, tuple[int, int, int], Candidate]] = []
-        for i, cand in enumerate(self._by_id.values()):
-            if i >= scan:
+        """Mocks under the deepest tree node the path reaches (bounded: a 404 stays cheap)."""
+        node = self._trees.get(namespace)
+        if node is None:
+            return []
+        # Follow the path as far as the tree goes, preferring literal branches.
+        for seg in segments:
+            child = node.literal.get(seg) or node.param
+            if child is None:
                 break
-            if cand.mock.namespace != namespace:
-                continue
-            common = 0
-            for seg, want in zip(cand.segments, segments, strict=False):
-                if seg.is_param or seg.text == want:
-                    common += 1
-                else:
-                    break
-            score = common * 2 - abs(len(cand.segments) - len(segments))
-            scored.append((-score, cand.rank, cand))
-        scored.sort(key=lambda item: (item[0], item[1]))
+            node = child
+        found: list[Candidate] = []
+        queue = [node]
+        seen = 0
+        while queue and len(found) < limit and seen < visits:
+            current = queue.pop(0)
+            seen += 1
+            found.extend(current.here)
+            queue.extend(current.literal.values())
+            if current.param is not None:
+                queue.append(current.param)
+        found.sort(key=lambda c: c.rank)
         return [
             NearMiss(c.mock.id, c.mock.route, c.mock.method, f"route {c.mock.route} does not match")
-            for _, _, c in scored[:limit]
+            for c in found[:limit]
         ]
+
+
+def _near_miss(cand: Candidate, cond: FieldCondition | None, actual: Any, method: str) -> NearMiss:
+    mock = cand.mock
+    if cond is None:
+        reason = f"method {method} does not match {mock.method}"
+    else:
+        reason = f"condition failed: {describe(cond)} (got {_as_text(actual)})"
+    return NearMiss(mock.id, mock.route, mock.method, reason)
 
 
 def _bind(cand: Candidate, values: tuple[tuple[str, str], ...]) -> Iterable[tuple[str, str]]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 
 from mockback.domain.requests import RequestSnapshot
+from mockback.logs import get_logger
 from mockback.serving import MockServer
 
 Scope = MutableMapping[str, Any]
@@ -21,11 +23,25 @@ class BodyTooLarge(Exception):
     """The request body exceeds the limit."""
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than ``limit`` bytes."""
+def content_length(scope: Scope) -> int | None:
+    """The declared body length, when the request has a valid Content-Length."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def read_body(receive: Receive, limit: int, expected: int | None = None) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes.
+
+    When the first chunk already holds the declared Content-Length, the body is complete: the
+    server's closing empty message is not waited for.
+    """
+    if expected is not None and expected > limit:
+        raise BodyTooLarge
     first = await receive()
     body = first.get("body", b"")
-    if not first.get("more_body", False):
+    if not first.get("more_body", False) or (expected is not None and len(body) == expected):
         if len(body) > limit:
             raise BodyTooLarge
         return bytes(body)
@@ -57,6 +73,11 @@ def snapshot(scope: Scope, body: bytes) -> RequestSnapshot:
     )
 
 
+log = get_logger("mockback.serving")
+
+_INTERNAL = orjson.dumps(
+    {"error": "Internal error while serving the mock; see the server log.", "details": []}
+)
 _TOO_LARGE = orjson.dumps(
     {
         "error": "Request body too large.",
@@ -75,7 +96,7 @@ class MockEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one HTTP request."""
         try:
-            body = await read_body(receive, self.max_body)
+            body = await read_body(receive, self.max_body, content_length(scope))
         except BodyTooLarge:
             await send(
                 {
@@ -89,7 +110,28 @@ class MockEndpoint:
             )
             await send({"type": "http.response.body", "body": _TOO_LARGE})
             return
-        served = await self.server.handle(snapshot(scope, body))
+        try:
+            served = await self.server.handle(snapshot(scope, body))
+        except Exception as exc:
+            log.error(
+                "Unexpected error while serving a mock",
+                method=scope["method"],
+                path=scope["path"],
+                error=repr(exc),
+                traceback=traceback.format_exc(),
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(_INTERNAL)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _INTERNAL})
+            return
         if served.delay > 0:
             await asyncio.sleep(served.delay)
         await send(
