@@ -1,0 +1,196 @@
+"""A Mockback server started for a benchmark: pinned to a core, on loopback only, bounded in time.
+
+The server runs as ``mockback serve --ephemeral --host 127.0.0.1 --port 0`` under
+``taskset``; its address is read from the first line it prints. Admin calls go through
+``http.client`` straight to that address, so no proxy setting can send them anywhere else.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LOOPBACK = "127.0.0.1"
+_ANNOUNCE = "Mockback listening on http://"
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class BenchError(Exception):
+    """A benchmark could not run, or ran but its result cannot be trusted."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reply:
+    """An answer to one plain request."""
+
+    status: int  # HTTP status
+    body: bytes  # raw body
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+def mockback_command() -> list[str]:
+    """``mockback`` of the environment running the benchmark, else its ``python -m mockback``."""
+    # Beside the interpreter, not from PATH: the server measured is the code this Python sees.
+    script = Path(sys.executable).parent / "mockback"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "mockback"]
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, all its threads included."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name may hold spaces and parentheses; the fields after its last ")" do not.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # utime and stime are fields 14 and 15 of the whole line, so 12 and 13 after the name.
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def check_cpu(cpu: int, what: str) -> None:
+    """Refuse a core this process may not run on."""
+    allowed = os.sched_getaffinity(0)
+    if cpu not in allowed:
+        raise BenchError(f"{what} {cpu} is not one of the usable cores {sorted(allowed)}")
+
+
+class MockbackServer:
+    """One running ``mockback serve`` process; use as a context manager."""
+
+    def __init__(self, *, cpu: int, workdir: Path, start_timeout: float = 30.0) -> None:
+        self.cpu = cpu
+        self.workdir = workdir
+        self.start_timeout = start_timeout
+        self.port = 0
+        self.exit_code: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        if self._proc is None:
+            raise BenchError("the server is not running")
+        return self._proc.pid
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def __enter__(self) -> MockbackServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._kill()
+
+    def start(self) -> None:
+        """Start the server and wait for its address."""
+        if shutil.which("taskset") is None:
+            raise BenchError("taskset (util-linux) is needed to pin the server to a core")
+        # The server's own settings come from this command line only, never from the caller's
+        # MOCKBACK_* variables, so that every run measures the same configuration.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKBACK_")}
+        cmd = [
+            "taskset",
+            "-c",
+            str(self.cpu),
+            *mockback_command(),
+            "serve",
+            "--ephemeral",
+            "--host",
+            LOOPBACK,
+            "--port",
+            "0",
+        ]
+        out_path = self.workdir / "server.out"
+        with (
+            out_path.open("wb") as out,
+            (self.workdir / "server.err").open("wb") as err,
+        ):
+            # Files, not pipes: a server that writes a lot can never block on a full pipe.
+            self._proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            first = out_path.read_text(errors="replace").partition("\n")
+            if first[1]:
+                self._read_address(first[0])
+                return
+            if self._proc.poll() is not None:
+                raise BenchError(f"the server exited with {self._proc.returncode}: {self.stderr()}")
+            time.sleep(0.05)
+        self._kill()
+        raise BenchError(f"the server did not announce its address in {self.start_timeout:.0f} s")
+
+    def _read_address(self, line: str) -> None:
+        if not line.startswith(_ANNOUNCE):
+            self._kill()
+            raise BenchError(f"unexpected first line from the server: {line!r}")
+        host, _, port = line.removeprefix(_ANNOUNCE).strip().rpartition(":")
+        if host != LOOPBACK:
+            self._kill()
+            raise BenchError(f"the server listens on {host}, not on {LOOPBACK}")
+        self.port = int(port)
+
+    def stderr(self) -> str:
+        """What the server wrote to stderr so far (its last lines)."""
+        text = (self.workdir / "server.err").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-20:])
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 10.0) -> Reply:
+        """One plain request to the server; ``body`` is sent as JSON."""
+        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
+        try:
+            data = None if body is None else json.dumps(body).encode()
+            headers = {} if data is None else {"Content-Type": "application/json"}
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            return Reply(status=resp.status, body=resp.read())
+        finally:
+            conn.close()
+
+    def create_mock(self, document: dict[str, Any]) -> None:
+        """Create (or overwrite) a mock through the admin API."""
+        reply = self.request("POST", "/api/v1/mocks", document)
+        if reply.status not in (200, 201):
+            raise BenchError(
+                f"creating mock {document.get('id')!r} answered {reply.status}: "
+                f"{reply.body[:500]!r}"
+            )
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server has used so far."""
+        return process_cpu_seconds(self.pid)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then wait; returns the exit code (SIGKILL and an error when it hangs)."""
+        if self._proc is None:
+            raise BenchError("the server was never started")
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                raise BenchError(
+                    f"the server did not stop within {timeout:.0f} s of SIGTERM"
+                ) from None
+        self.exit_code = self._proc.returncode
+        return self.exit_code
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=10)
