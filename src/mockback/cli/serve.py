@@ -1,4 +1,4 @@
-"""The ``mockback`` command: ``serve`` runs the server; the other commands talk to one."""
+"""``mockback serve``: run the server (flags over ``MOCKBACK_*`` variables over defaults)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,7 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="mockback")
-def main() -> None:
-    """Mockback: a mock API server whose mocks call back."""
-
-
-@main.command()
+@click.command()
 @click.option("--host", help="Listen address [MOCKBACK_HOST; default 127.0.0.1].")
 @click.option(
     "--port",
@@ -116,7 +110,3 @@ def serve(
     except KeyboardInterrupt:
         pass
     sys.exit(0)
-
-
-if __name__ == "__main__":
-    main()
