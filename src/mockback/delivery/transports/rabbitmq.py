@@ -1,0 +1,379 @@
+"""RabbitMQ callbacks through aio-pika: pooled robust connections, publisher confirms.
+
+Each ``send`` is one attempt: the body is published to ``rabbitExchange`` (``""`` is the
+default exchange) with ``rabbitRoutingKey`` as routing key, or ``rabbitQueue`` when both are
+empty (the default exchange routes by queue name). Messages are persistent and carry the
+delivery id as ``message_id``; the content type is ``Content-Type`` from the headers, else
+``application/json``; every other header becomes an AMQP header. Success is the broker's
+publisher confirm; with ``rabbitMandatory`` an unroutable message comes back from the broker
+and the attempt is a failure. Exchanges and queues are never declared: the broker's topology
+is the user's.
+
+Connections are pooled by URL and checked address, reused across messages, and closed after
+``idle_after`` seconds unused. Each exchange gets its own channel, so a publish that the broker
+answers by closing its channel (an exchange that does not exist) cannot fail the messages in
+flight to other exchanges. A connection that fails is retired; the next attempt opens a new one.
+
+Pinned addresses: the outbound policy resolves the URL's host, checks it, and passes the
+address as ``options["connect_ip"]``; the connection goes to that address while TLS
+(``amqps://``, TLS 1.2 or later) still verifies the URL's host name. Reconnections go to the
+same address.
+
+Errors never show the URL's password. aio-pika is imported on first use: without the
+``rabbitmq`` extra the server runs and RabbitMQ attempts end in an error that says what to
+install.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote, urlsplit
+
+import orjson
+
+from mockback.delivery.broker_policy import (
+    CONNECT_IP,
+    BrokerAddressError,
+    amqp_address,
+    default_tls_context,
+    require_tls12,
+)
+from mockback.delivery.transports.base import Stopwatch
+from mockback.delivery.transports.client_pool import ClientPool, Lease
+from mockback.domain.deliveries import AttemptOutcome, AttemptResult, OutboundMessage
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+
+MISSING_EXTRA: Final = (
+    "RabbitMQ callbacks need the aio-pika package: pip install 'mockback[rabbitmq]'"
+)
+DEFAULT_CONTENT_TYPE: Final = "application/json"
+_MIN_TIMEOUT: Final = 0.001  # seconds
+_MAX_CHANNELS: Final = 64  # per connection; one per exchange recently published to
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionKey:
+    """What two RabbitMQ callbacks must share to share a connection."""
+
+    url: str = field(repr=False)  # rabbitURL, password included; never shown
+    connect_ip: str | None = None  # the checked address to connect to; None: the URL's host
+
+
+class _PinnedTransportFactory:
+    """Opens the AMQP socket to the checked address, verifying TLS against the URL's host."""
+
+    def __init__(self, address: str | None) -> None:
+        self._address = address
+
+    async def create(
+        self, url: Any, **kwargs: Any
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        provider = kwargs.pop("ssl_context_provider")
+        host = self._address or url.host
+        if url.scheme == "amqps":
+            context = await provider.get_context()
+            return await asyncio.open_connection(
+                host=host, port=url.port, ssl=context, server_hostname=url.host, **kwargs
+            )
+        return await asyncio.open_connection(host=host, port=url.port, **kwargs)
+
+
+class _Connection:
+    """One robust connection and its channels, one per exchange."""
+
+    __slots__ = ("_lock", "channels", "connection")
+
+    def __init__(self, connection: AbstractRobustConnection) -> None:
+        self.connection = connection
+        # exchange name -> (channel, exchange), least recently used first
+        self.channels: collections.OrderedDict[str, tuple[AbstractChannel, AbstractExchange]] = (
+            collections.OrderedDict()
+        )
+        self._lock = asyncio.Lock()
+
+    async def exchange(self, name: str) -> AbstractExchange:
+        """The exchange ``name`` on its own open channel with publisher confirms."""
+        entry = self.channels.get(name)
+        if entry is None or entry[0].is_closed:
+            async with self._lock:
+                entry = self.channels.get(name)
+                if entry is None or entry[0].is_closed:
+                    entry = await self._open_channel(name)
+        self.channels.move_to_end(name)
+        return entry[1]
+
+    def forget_channel(self, name: str) -> None:
+        """The broker closed this exchange's channel: the next publish opens a new one."""
+        self.channels.pop(name, None)
+
+    async def _open_channel(self, name: str) -> tuple[AbstractChannel, AbstractExchange]:
+        channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
+        # ensure=False: no passive declare; a missing exchange shows up as the publish's error.
+        exchange = (
+            channel.default_exchange
+            if name == ""
+            else await channel.get_exchange(name, ensure=False)
+        )
+        self.channels[name] = (channel, exchange)
+        if len(self.channels) > _MAX_CHANNELS:
+            _, (oldest, _) = self.channels.popitem(last=False)
+            await oldest.close()
+        return channel, exchange
+
+
+class RabbitMQTransport:
+    """Sends RabbitMQ callbacks; one instance serves every worker of the process."""
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        idle_after: float = 300.0,
+        sweep_every: float | None = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Configure; nothing is opened until the first send.
+
+        ``ssl_context`` is used for ``amqps://`` (default: the system's trust store, TLS 1.2
+        or later); connections unused for ``idle_after`` seconds close.
+        """
+        if ssl_context is not None:
+            require_tls12(ssl_context)
+        self._ssl_context = ssl_context
+        self._pool: ClientPool[ConnectionKey, _Connection] = ClientPool(
+            opener=self._open,
+            closer=_close_connection,
+            idle_after=idle_after,
+            sweep_every=sweep_every,
+            clock=clock,
+        )
+        self._available: bool | None = None
+
+    @property
+    def open_connections(self) -> int:
+        """How many connections are open or opening."""
+        return len(self._pool)
+
+    async def send(self, message: OutboundMessage) -> AttemptResult:
+        """One attempt; the broker's faults come back as outcomes."""
+        stopwatch = Stopwatch()
+        if not self._library_available():
+            return _result(AttemptOutcome.ERROR, stopwatch, MISSING_EXTRA)
+        import aio_pika
+
+        options = message.options
+        url = str(options.get("rabbitURL") or "")
+        try:
+            where = str(amqp_address(url))
+        except BrokerAddressError as exc:
+            return _result(AttemptOutcome.ERROR, stopwatch, str(exc))
+        password = _password(url)
+        exchange_name = str(options.get("rabbitExchange") or "")
+        routing_key = str(options.get("rabbitRoutingKey") or "")
+        if not exchange_name and not routing_key:
+            routing_key = str(options.get("rabbitQueue") or "")
+        mandatory = _flag(options.get("rabbitMandatory"))
+        content_type = DEFAULT_CONTENT_TYPE
+        headers: dict[str, Any] = {}
+        for name, value in message.headers:
+            if name.lower() == "content-type":
+                content_type = value
+            else:
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        amqp_message = aio_pika.Message(
+            message.body,
+            headers=headers,
+            content_type=content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.delivery_id,
+        )
+        key = ConnectionKey(url=url, connect_ip=options.get(CONNECT_IP))
+        lease: Lease[_Connection] | None = None
+        try:
+            async with asyncio.timeout(max(message.timeout, _MIN_TIMEOUT)):
+                async with self._pool.lease(key, message.timeout) as lease:
+                    exchange = await lease.client.exchange(exchange_name)
+                    await exchange.publish(amqp_message, routing_key, mandatory=mandatory)
+        except TimeoutError:
+            if lease is None:
+                sentence = f"could not connect to RabbitMQ at {where} within {message.timeout:g} s"
+            else:
+                lease.retire()
+                sentence = f"no publisher confirm from RabbitMQ within {message.timeout:g} s"
+            return _result(AttemptOutcome.TIMEOUT, stopwatch, sentence)
+        except Exception as exc:
+            judged = _judge_error(exc, where=where, url=url)
+            if judged is None:
+                raise
+            outcome, sentence, broken = judged
+            if lease is not None:
+                if broken == "connection":
+                    lease.retire()
+                elif broken == "channel":
+                    lease.client.forget_channel(exchange_name)
+            if password:
+                sentence = sentence.replace(password, "***")
+            return _result(outcome, stopwatch, sentence)
+        body = orjson.dumps(
+            {"confirmed": True, "exchange": exchange_name, "routingKey": routing_key}
+        ).decode()
+        return AttemptResult(
+            outcome=AttemptOutcome.SUCCESS, duration_ms=stopwatch.elapsed_ms(), response_body=body
+        )
+
+    async def close_idle(self) -> int:
+        """Close the connections unused for ``idle_after`` seconds; return how many."""
+        return await self._pool.close_idle()
+
+    async def close(self) -> None:
+        """Close every connection; the transport is not used afterwards."""
+        await self._pool.close()
+
+    def _library_available(self) -> bool:
+        if self._available is None:
+            try:
+                import aio_pika  # noqa: F401
+            except ImportError:
+                self._available = False
+            else:
+                self._available = True
+        return self._available
+
+    async def _open(self, key: ConnectionKey, timeout: float) -> _Connection:
+        import aio_pika
+        from yarl import URL
+
+        url = URL(key.url)
+        tls = url.scheme == "amqps"
+        if tls and self._ssl_context is None:
+            self._ssl_context = default_tls_context()
+        connection = aio_pika.RobustConnection(url, ssl_context=self._ssl_context if tls else None)
+        # aio-pika keeps only the parameters it knows; aiormq reads the factory from here.
+        connection.kwargs["transport_factory"] = _PinnedTransportFactory(key.connect_ip)
+        try:
+            await connection.connect(timeout=timeout)
+        except BaseException:
+            await _close_connection(_Connection(connection))
+            raise
+        return _Connection(connection)
+
+
+async def _close_connection(holder: _Connection) -> None:
+    try:
+        await asyncio.wait_for(holder.connection.close(), 10.0)
+    except Exception:
+        return
+
+
+def _judge_error(exc: Exception, *, where: str, url: str) -> tuple[AttemptOutcome, str, str] | None:
+    """(outcome, sentence, what broke: "connection", "channel" or "") for a publish error."""
+    from aiormq import exceptions as amqp
+
+    if isinstance(exc, amqp.PublishError):
+        frame: Any = exc.frame  # a Basic.Return
+        return (
+            AttemptOutcome.FAILURE,
+            f"the broker returned the message as unroutable ({frame.reply_code} "
+            f"{frame.reply_text}): no queue is bound for exchange {frame.exchange!r} "
+            f"with routing key {frame.routing_key!r}",
+            "",
+        )
+    if isinstance(exc, amqp.DeliveryError):
+        return AttemptOutcome.FAILURE, "the broker refused the message (negative confirm)", ""
+    if isinstance(exc, amqp.ChannelClosed):
+        return AttemptOutcome.FAILURE, f"the broker refused: {_reply(exc)}", "channel"
+    if isinstance(exc, amqp.AMQPChannelError | amqp.ChannelInvalidStateError):
+        return AttemptOutcome.ERROR, f"the channel to RabbitMQ failed: {_one_line(exc)}", "channel"
+    if isinstance(exc, amqp.ProbableAuthenticationError | amqp.AuthenticationError):
+        user = unquote(urlsplit(url).username or "guest")
+        return (
+            AttemptOutcome.ERROR,
+            f"RabbitMQ at {where} refused the login of user {user!r}",
+            "connection",
+        )
+    if isinstance(exc, amqp.ConnectionNotAllowed):
+        return (
+            AttemptOutcome.ERROR,
+            f"RabbitMQ at {where} refused the connection: {_reply(exc)}",
+            "connection",
+        )
+    if isinstance(exc, amqp.IncompatibleProtocolError):
+        return AttemptOutcome.ERROR, f"{where} did not answer as an AMQP 0-9-1 server", "connection"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            AttemptOutcome.ERROR,
+            f"the TLS certificate of RabbitMQ at {where} was not accepted: {exc.verify_message}",
+            "connection",
+        )
+    if isinstance(exc, ssl.SSLError):
+        reason = exc.reason or _one_line(exc)
+        return (
+            AttemptOutcome.ERROR,
+            f"the TLS handshake with {where} failed: {reason}",
+            "connection",
+        )
+    if isinstance(exc, amqp.ConnectionClosed):
+        return AttemptOutcome.ERROR, f"RabbitMQ closed the connection: {_reply(exc)}", "connection"
+    if isinstance(exc, OSError):
+        return (
+            AttemptOutcome.ERROR,
+            f"could not connect to RabbitMQ at {where}: {_os_reason(exc)}",
+            "connection",
+        )
+    if isinstance(exc, amqp.InvalidFrameError) and "Connection.Close" in str(exc):
+        # aiormq reports a refused Connection.Open (a virtual host that is missing or not
+        # permitted to the user) as an unexpected frame.
+        vhost = unquote(urlsplit(url).path[1:]) or "/"
+        return (
+            AttemptOutcome.ERROR,
+            f"RabbitMQ at {where} refused to open virtual host {vhost!r} "
+            "(missing, or not permitted to the user)",
+            "connection",
+        )
+    if isinstance(exc, amqp.AMQPError):
+        return AttemptOutcome.ERROR, f"AMQP error: {_one_line(exc)}", "connection"
+    return None
+
+
+def _result(outcome: AttemptOutcome, stopwatch: Stopwatch, error: str) -> AttemptResult:
+    return AttemptResult(outcome=outcome, duration_ms=stopwatch.elapsed_ms(), error=error)
+
+
+def _password(url: str) -> str:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return ""
+    return unquote(password) if password else ""
+
+
+def _reply(exc: BaseException) -> str:
+    # aiormq's closing errors carry (reply code, reply text) as their arguments.
+    args = [str(arg) for arg in getattr(exc, "args", ()) if arg not in (None, "")]
+    return " ".join(args) or type(exc).__name__
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno is not None and error.errno > 0:
+        return os.strerror(error.errno)
+    text = error.args[1] if len(error.args) > 1 else error.strerror
+    return _one_line(text) if text else type(error).__name__
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
