@@ -1,84 +1,64 @@
-"""The delivery engine: runs due deliveries with a bounded pool, retries, records every attempt.
+"""The delivery engine: runs due deliveries on a bounded pool, retries, records every attempt.
 
-The Store is the truth: a delivery is in the database before it is handed here, and every
-attempt is recorded there before the next step. In memory the engine keeps only a bounded
-working set — a queue of due deliveries and a heap of scheduled ones, at most ``memory_cap``
-together. Past that, it notes that the database holds more and reads them back (oldest due
-first) as room frees up, so a large backlog waits in the database, not in memory. At start it
+The Store is the truth: a delivery is stored before it is handed here, and every attempt is
+written there. In memory the engine keeps a bounded working set: a queue of due deliveries and
+a heap of scheduled ones, at most ``memory_cap`` together. Past that it notes that the store
+holds more (``overflow``) and reads them back, oldest due first, as room frees up; at start it
 reads every unfinished delivery back the same way, which is how deliveries survive a crash.
 
-On stop, attempts still running after a grace period are cancelled; their deliveries are not
-final in the database and run again at the next start (at-least-once).
+``pool_size`` workers make attempts, so no more than that many run at once. A worker hands the
+attempt's result to the writer and takes the next delivery at once. The writer batches new
+deliveries (``accept``) and results together: one store call, one commit, for everything that
+came in while the previous one was committing, so neither the pool nor the served requests
+move at the disk's pace one by one. A delivery counts as settled once its final state is
+committed; only then are sync callers and waiters told.
+
+On stop, running attempts get a grace period and are then cancelled; a delivery whose final
+state was not committed stays unfinished in the store and runs again at the next start
+(at-least-once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
-import itertools
 import random
 import time
-import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from mockback.delivery.retry import Backoff, RetryPolicy, next_delay
-from mockback.delivery.sender import Sender
-from mockback.domain.deliveries import (
-    Attempt,
-    AttemptOutcome,
-    AttemptResult,
-    Delivery,
-    DeliveryStatus,
+from mockback.delivery.outcomes import (
+    attempt_of,
+    decide,
+    log_attempt,
+    log_unexpected,
+    unexpected_result,
 )
+from mockback.delivery.worklist import Worklist
+from mockback.delivery.writer import DeliveryWriter
+from mockback.domain.deliveries import AttemptResult, Delivery, DeliveryStatus
+from mockback.domain.errors import Conflict
 from mockback.logs import get_logger
 from mockback.metrics import Metrics
 from mockback.store.base import DeliveryQuery, DeliveryUpdate, Store
 
 log = get_logger("mockback.delivery")
 
-_FINAL_FOR_OUTCOME = {
-    AttemptOutcome.SUCCESS: DeliveryStatus.SUCCEEDED,
-    AttemptOutcome.BLOCKED: DeliveryStatus.BLOCKED,
-}
+_FINAL_STATUSES = tuple(s for s in DeliveryStatus if s.is_final)
+
+
+class AttemptMaker(Protocol):
+    """Makes one attempt of a delivery (the Sender); never raises for a target's faults."""
+
+    async def attempt(self, delivery: Delivery) -> AttemptResult:
+        """One attempt."""
+        ...
 
 
 def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
-
-
-def retry_policy(delivery: Delivery) -> RetryPolicy:
-    """The retry policy stored with a delivery."""
-    r = delivery.retry
-    return RetryPolicy(
-        retry_count=int(r.get("retryCount", 0)),
-        retry_delay=float(r.get("retryDelay", 1.0)),
-        backoff=Backoff(r.get("backoff", "fixed")),
-        max_retry_delay=float(r.get("maxRetryDelay", 300.0)),
-        jitter=bool(r.get("jitter", False)),
-    )
-
-
-def decide(
-    delivery: Delivery, result: AttemptResult, now: float, rng: random.Random | None = None
-) -> tuple[DeliveryStatus, float, str | None]:
-    """(new status, due time, error) after an attempt: the pure heart of retrying."""
-    if result.outcome in _FINAL_FOR_OUTCOME:
-        return _FINAL_FOR_OUTCOME[result.outcome], now, result.error
-    if result.stop_retrying:
-        return DeliveryStatus.FAILED, now, result.error
-    base = int(delivery.retry.get("attemptBase", 0))
-    number = delivery.attempt_count + 1 - base
-    delay = next_delay(
-        retry_policy(delivery), attempt_number=number, retry_after=result.retry_after, rng=rng
-    )
-    if delay is None:
-        return DeliveryStatus.FAILED, now, result.error
-    return DeliveryStatus.SCHEDULED, now + delay, result.error
 
 
 class DeliveryEngine:
@@ -88,14 +68,17 @@ class DeliveryEngine:
         self,
         *,
         store: Store,
-        sender: Sender,
+        sender: AttemptMaker,
         pool_size: int,
         metrics: Metrics,
         memory_cap: int = 10_000,
-        poll_interval: float = 2.0,
+        poll_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
         stop_grace: float = 5.0,
+        rng: random.Random | None = None,
     ) -> None:
+        if pool_size < 1 or memory_cap < 1:
+            raise ValueError("pool_size and memory_cap must be at least 1")
         self._store = store
         self._sender = sender
         self._pool_size = pool_size
@@ -104,271 +87,327 @@ class DeliveryEngine:
         self._poll_interval = poll_interval
         self._clock = clock
         self._stop_grace = stop_grace
-        self._ready: deque[Delivery] = deque()
-        self._heap: list[tuple[float, int, Delivery]] = []
-        self._counter = itertools.count()
-        self._known: set[str] = set()  # queued, scheduled in memory, or running
-        self._running: dict[str, asyncio.Task[None]] = {}
-        self._overflow = True  # the database may hold deliveries not in memory
-        self._wake = asyncio.Event()
-        self._finished = asyncio.Condition()
+        self._rng = rng
         self._waiters: dict[str, list[asyncio.Future[Delivery]]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._settled = asyncio.Event()  # replaced (after being set) whenever one settles
+        self._watchers = 0  # wait_for calls listening to _settled
+        self._stopping = True
         self._in_use = 0
+        self._writer = DeliveryWriter(store, self._committed)
+        self._reset()
         metrics.pool_size.set(pool_size)
-        metrics.gauge_function(metrics.backlog, lambda: float(len(self._ready) + len(self._heap)))
+        metrics.gauge_function(metrics.backlog, lambda: float(self._work_list.held))
         metrics.gauge_function(metrics.pool_in_use, lambda: float(self._in_use))
+
+    def _reset(self) -> None:
+        self._work_list = Worklist(self._clock)
+        self._known: set[str] = set()  # ids in memory: ready, scheduled, running or being written
+        self._running: set[str] = set()  # ids with an attempt under way
+        self._workers: list[asyncio.Task[None]] = []
+        self._writing: dict[str, Delivery] = {}  # ids whose final result is being written
+        self._poller: asyncio.TimerHandle | None = None
+        self._overflow = True  # the store may hold unfinished deliveries not in memory
+        self._refiller: asyncio.Task[None] | None = None
+        self._settled_during_refill: set[str] | None = None  # settled while a read was under way
 
     # ---- lifecycle
 
     async def start(self) -> None:
-        """Begin running deliveries (unfinished ones from before first)."""
+        """Read back unfinished deliveries, then start the workers."""
+        self._reset()
         self._stopping = False
-        self._overflow = True
-        self._task = asyncio.create_task(self._dispatch(), name="mockback-delivery-dispatch")
+        loop = asyncio.get_running_loop()
+        await self._refill()
+        self._workers = [
+            loop.create_task(self._work(), name=f"mockback-delivery-worker-{i}")
+            for i in range(self._pool_size)
+        ]
+        self._poller = loop.call_later(self._poll_interval, self._poll)
 
     async def stop(self) -> None:
-        """Stop taking work; let running attempts finish for a grace period, then cancel them."""
+        """Stop taking work; give running attempts a grace period, then cancel them."""
+        if self._stopping:
+            return
         self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        running = list(self._running.values())
-        if running:
-            _, pending = await asyncio.wait(running, timeout=self._stop_grace)
-            for task in pending:
+        if self._poller is not None:
+            self._poller.cancel()
+        self._work_list.close()
+        if self._refiller is not None:
+            self._refiller.cancel()
+        workers = self._workers
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=self._stop_grace)
+            for task in late:
                 task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=1)
+            if late:
+                await asyncio.wait(late, timeout=1)
+        await self._writer.drain()
         for futures in self._waiters.values():
             for f in futures:
-                if not f.done():
-                    f.cancel()
+                f.cancel()
+        self._waiters.clear()
+        self._reset()
 
     # ---- intake
 
-    def submit(self, deliveries: list[Delivery]) -> None:
-        """Hand over deliveries already stored; due ones run as soon as a worker is free."""
-        now = self._clock()
-        for d in deliveries:
-            if d.status.is_final or d.id in self._known:
-                continue
-            if len(self._ready) + len(self._heap) >= self._cap:
-                self._overflow = True  # it is in the database; read back when there is room
-                continue
-            self._queue(d, now)
-        self._wake.set()
+    async def accept(self, deliveries: list[Delivery]) -> list[asyncio.Future[Delivery]]:
+        """Store new deliveries (durable on return) and take them over.
 
-    def _queue(self, d: Delivery, now: float) -> None:
-        self._known.add(d.id)
-        due = d.due_at.timestamp()
-        if due <= now:
-            self._ready.append(d)
-        else:
-            heapq.heappush(self._heap, (due, next(self._counter), d))
+        Returns a future per sync delivery, resolved once it has ended. Attempts may start
+        while the write is being committed: the caller answers only once it is durable, and
+        an attempt's result is written after the delivery itself. Concurrent callers share
+        one write with each other and with attempt results. If the write fails the caller
+        gets the error (its response fails); an attempt already made is not taken back.
+        """
+        ends = [self.completion(d.id) for d in deliveries if d.sync and not d.status.is_final]
+        # Handed to the workers first, so the first attempt goes out while the write commits;
+        # its result is queued behind this insert whatever happens first.
+        left = self._take(deliveries)
+        stored = self._writer.insert(deliveries)
+        try:
+            await stored
+        except BaseException:
+            for d in deliveries:
+                for future in self._waiters.pop(d.id, ()):
+                    future.cancel()
+            raise
+        if left:
+            # Only now are they in the store for a read to find.
+            self._overflow = True
+            self._want_refill()
+        return ends
+
+    def submit(self, deliveries: list[Delivery]) -> None:
+        """Hand over deliveries already stored; due ones start as soon as a worker is free."""
+        if self._take(deliveries):
+            self._overflow = True
+
+    def _take(self, deliveries: list[Delivery]) -> bool:
+        """Hold what fits in memory; whether some were left to the store."""
+        now = self._clock()
+        left = False
+        for d in deliveries:
+            if d.status.is_final:
+                self._metrics.delivery_ended(d.type.value, d.status.value)
+                self._notify()
+                continue
+            if self._stopping or d.id in self._known:
+                continue
+            # A sync caller is waiting for this one: it never waits behind the store.
+            if not d.sync and self._work_list.held >= self._cap:
+                left = True
+                continue
+            self._hold(d, now)
+        return left
 
     def completion(self, delivery_id: str) -> asyncio.Future[Delivery]:
         """A future resolved with the delivery once it is final (sync callbacks wait on it)."""
         future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(delivery_id, []).append(future)
+        if self._stopping:
+            future.cancel()
+        else:
+            self._waiters.setdefault(delivery_id, []).append(future)
         return future
 
+    def is_running(self, delivery_id: str) -> bool:
+        """Whether an attempt of this delivery is under way now."""
+        return delivery_id in self._running
+
     async def flush(self) -> int:
-        """Every scheduled delivery becomes due now."""
+        """Every scheduled delivery becomes due now; how many were scheduled."""
         now = self._clock()
         count = await self._store.flush_scheduled(_dt(now))
-        while self._heap:
-            _, _, d = heapq.heappop(self._heap)
-            self._ready.append(replace(d, due_at=_dt(now)))
-        self._wake.set()
+        self._work_list.all_due(_dt(now))
+        self._overflow = True
+        self._want_refill()
         return count
 
     async def redeliver(self, delivery: Delivery) -> Delivery:
-        """Send a delivery again now, with its retry policy counted afresh."""
-        now = self._clock()
+        """Run an ended delivery again now (same id), its retry policy counted afresh."""
+        if not delivery.status.is_final or delivery.id in self._known:
+            raise Conflict(
+                f'Delivery "{delivery.id}" has not ended ({delivery.status.value}); '
+                "it will be attempted without a redelivery."
+            )
         reopened = replace(
             delivery,
             status=DeliveryStatus.PENDING,
-            due_at=_dt(now),
+            due_at=_dt(self._clock()),
             finished_at=None,
             error=None,
             retry={**delivery.retry, "attemptBase": delivery.attempt_count},
+            attempts=(),
         )
         await self._store.reopen_delivery(reopened)
-        if delivery.id not in self._known:
-            self.submit([reopened])
+        self.submit([reopened])
         return reopened
-
-    # ---- waiting for results
 
     async def wait_for(
         self, query: DeliveryQuery, count: int, timeout: float
     ) -> tuple[list[Delivery], bool]:
         """Until ``count`` deliveries matching the query have ended; (items, complete)."""
         deadline = time.monotonic() + timeout
-        statuses = query.statuses or tuple(s for s in DeliveryStatus if s.is_final)
+        statuses = query.statuses or _FINAL_STATUSES
         q = replace(query, statuses=statuses, limit=max(count, 1), offset=0)
-        while True:
-            items, total = await self._store.list_deliveries(q)
-            if total >= count:
-                return items[:count], True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return items, False
-            async with self._finished:
+        self._watchers += 1
+        try:
+            while True:
+                settled = self._settled
+                items, total = await self._store.list_deliveries(q)
+                if total >= count:
+                    return items[:count], True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return items, False
+                # Statuses that are not final are not announced: look again now and then.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._finished.wait(), timeout=min(remaining, 0.5))
+                    await asyncio.wait_for(settled.wait(), timeout=min(remaining, 0.5))
+        finally:
+            self._watchers -= 1
 
-    # ---- the loop
+    # ---- the working set and the store behind it
 
-    async def _dispatch(self) -> None:
-        while not self._stopping:
-            try:
-                await self._refill()
-            except Exception:
-                log.error("Delivery queue refill failed", traceback=traceback.format_exc())
-            now = self._clock()
-            while self._heap and self._heap[0][0] <= now:
-                _, _, d = heapq.heappop(self._heap)
-                self._ready.append(d)
-            while self._ready and self._in_use < self._pool_size:
-                d = self._ready.popleft()
-                self._in_use += 1
-                self._running[d.id] = asyncio.create_task(self._run(d), name=f"delivery {d.id}")
-            self._wake.clear()
-            timeout = self._poll_interval
-            if self._heap:
-                timeout = min(timeout, max(0.0, self._heap[0][0] - self._clock()))
-            if self._ready and self._in_use < self._pool_size:
-                timeout = 0
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-            except TimeoutError:
-                self._overflow = True  # periodic look at the database (flushes, other writers)
+    def _hold(self, d: Delivery, now: float) -> None:
+        self._known.add(d.id)
+        self._work_list.add(d, d.due_at.timestamp(), now)
+
+    def _poll(self) -> None:
+        # A periodic look at the store: a safety net for rows that reached it any other way.
+        self._overflow = True
+        self._want_refill()
+        self._poller = asyncio.get_running_loop().call_later(self._poll_interval, self._poll)
+
+    def _want_refill(self) -> None:
+        if self._stopping or not self._overflow:
+            return
+        if self._refiller is None or self._refiller.done():
+            self._refiller = asyncio.get_running_loop().create_task(self._refill())
 
     async def _refill(self) -> None:
-        room = self._cap - len(self._ready) - len(self._heap)
-        if not self._overflow or room <= self._cap // 4:
-            return
-        rows = await self._store.unfinished_deliveries(
-            due_before=None, limit=room, exclude=frozenset(self._known)
-        )
-        now = self._clock()
-        for d in rows:
-            if d.id not in self._known:
-                self._queue(d, now)
-        if len(rows) < room:
+        while self._overflow and not self._stopping:
+            held = self._work_list.held
+            room = self._cap - held
+            if held and room <= self._cap // 4:
+                return  # read in large steps, not one row per finished delivery
+            # Cleared before the read: a delivery turned away during it sets it again.
             self._overflow = False
-
-    async def _run(self, delivery: Delivery) -> None:
-        try:
+            self._settled_during_refill = set()
             try:
-                result = await self._sender.attempt(delivery)
-            except asyncio.CancelledError:
-                raise
+                rows = await self._store.unfinished_deliveries(
+                    due_before=None, limit=room, exclude=frozenset(self._known)
+                )
             except Exception as exc:
-                log.error(
-                    "Unexpected error in callback delivery",
-                    delivery_id=delivery.id,
-                    mock_id=delivery.mock_id,
-                    callback_type=delivery.type.value,
-                    attempt=delivery.attempt_count + 1,
-                    target=delivery.target,
-                    error=repr(exc),
-                    traceback=traceback.format_exc(),
-                )
-                result = AttemptResult(
-                    outcome=AttemptOutcome.ERROR,
-                    duration_ms=0.0,
-                    error=f"unexpected error: {exc!r}",
-                )
+                self._overflow = True
+                log_unexpected(log, "Reading unfinished deliveries failed", exc)
+                return
+            finally:
+                settled, self._settled_during_refill = self._settled_during_refill, None
+            now = self._clock()
+            for d in rows:
+                # Rows read before a result was committed are stale for deliveries since settled.
+                if d.id not in self._known and d.id not in settled and not self._stopping:
+                    self._hold(d, now)
+            if len(rows) >= room:
+                self._overflow = True
+                return
+
+    # ---- workers and writes
+
+    async def _work(self) -> None:
+        while not self._stopping:
+            try:
+                d = await self._work_list.next()
+            except asyncio.CancelledError:
+                return
+            self._in_use += 1
+            self._running.add(d.id)
+            try:
+                result = await self._attempt(d)
             finally:
                 self._in_use -= 1
-                self._wake.set()
-            await self._record(delivery, result)
+                self._running.discard(d.id)
+            self._record(d, result)
+
+    async def _attempt(self, d: Delivery) -> AttemptResult:
+        try:
+            return await self._sender.attempt(d)
         except asyncio.CancelledError:
-            pass  # stopping: the delivery stays unfinished in the database
-        finally:
-            self._running.pop(delivery.id, None)
+            raise
+        except Exception as exc:
+            log_unexpected(log, "Unexpected error in callback delivery", exc, delivery=d)
+            return unexpected_result(exc)
 
-    async def _record(self, delivery: Delivery, result: AttemptResult) -> None:
+    def _record(self, d: Delivery, result: AttemptResult) -> None:
         now = self._clock()
-        number = delivery.attempt_count + 1
-        status, due, error = decide(delivery, result, now)
-        attempt = Attempt(
-            number=number,
-            started_at=_dt(now - result.duration_ms / 1000),
-            duration_ms=round(result.duration_ms, 3),
-            outcome=result.outcome,
-            status_code=result.status_code,
-            error=result.error,
-            response_headers=result.response_headers,
-            response_body=result.response_body,
-            truncated=result.truncated,
-        )
+        status, due, error = decide(d, result, now, self._rng)
+        number = d.attempt_count + 1
         final = status.is_final
-        updated = replace(
-            delivery,
+        due_at = _dt(due)
+        update = DeliveryUpdate(
+            delivery_id=d.id,
             status=status,
-            due_at=_dt(due),
-            finished_at=_dt(now) if final else None,
+            due_at=due_at,
+            finished_at=due_at if final else None,
             attempt_count=number,
-            error=error if status is not DeliveryStatus.SUCCEEDED else None,
-            attempts=(),
+            error=error,
+            attempt=attempt_of(result, number=number, ended=now),
         )
-        await self._store.update_deliveries(
-            [
-                DeliveryUpdate(
-                    delivery_id=delivery.id,
-                    status=status,
-                    due_at=updated.due_at,
-                    finished_at=updated.finished_at,
-                    attempt_count=number,
-                    error=updated.error,
-                    attempt=attempt,
-                )
-            ]
-        )
-        self._log(updated, result, number)
-        self._metrics.attempt(delivery.type.value, result.outcome.value, result.duration_ms / 1000)
+        log_attempt(log, d, status, result, number, retry_in=due - now)
+        self._metrics.attempt(d.type.value, result.outcome.value, result.duration_ms / 1000)
+        if not final and not self._stopping:
+            # Writes are applied in order, so the next attempt's result lands after this one.
+            again = replace(d, status=status, due_at=due_at, attempt_count=number, error=error)
+            self._work_list.add(again, due, now)
         if final:
-            self._known.discard(delivery.id)
-            self._metrics.delivery_ended(delivery.type.value, status.value)
-            self._resolve(replace(updated, attempts=(*delivery.attempts, attempt)))
-            async with self._finished:
-                self._finished.notify_all()
-        elif not self._stopping:
-            heapq.heappush(self._heap, (due, next(self._counter), updated))
-            self._wake.set()
-        else:
-            self._known.discard(delivery.id)
+            self._writing[d.id] = d
+        self._writer.record(update)
 
-    def _resolve(self, delivery: Delivery) -> None:
-        for future in self._waiters.pop(delivery.id, []):
-            if not future.done():
-                future.set_result(delivery)
+    def _committed(self, updates: list[DeliveryUpdate], error: BaseException | None) -> None:
+        if error is not None:
+            log_unexpected(log, "Recording delivery attempts failed", error)
+            # Still unfinished in the store: they come back through a later read.
+            self._overflow = True
+        for u in updates:
+            d = self._writing.pop(u.delivery_id, None) if u.status.is_final else None
+            if d is None:
+                continue
+            self._forget(d.id)
+            if error is not None:
+                continue
+            self._metrics.delivery_ended(d.type.value, u.status.value)
+            waiters = self._waiters.pop(d.id, None)
+            if waiters:
+                ended = replace(
+                    d,
+                    status=u.status,
+                    due_at=u.due_at,
+                    finished_at=u.finished_at,
+                    attempt_count=u.attempt_count,
+                    error=u.error,
+                )
+                for future in waiters:
+                    if not future.done():
+                        future.set_result(ended)
+        self._notify()
+        self._want_refill()
 
-    @staticmethod
-    def _log(delivery: Delivery, result: AttemptResult, number: int) -> None:
-        fields: dict[str, Any] = {
-            "delivery_id": delivery.id,
-            "mock_id": delivery.mock_id,
-            "callback_type": delivery.type.value,
-            "attempt": number,
-            "target": delivery.target,
-            "status_code": result.status_code,
-            "duration_ms": round(result.duration_ms, 3),
+    def _forget(self, delivery_id: str) -> None:
+        self._known.discard(delivery_id)
+        if self._settled_during_refill is not None:
+            self._settled_during_refill.add(delivery_id)
+
+    def _notify(self) -> None:
+        if self._watchers:
+            settled, self._settled = self._settled, asyncio.Event()
+            settled.set()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counts of the working set, for diagnostics and tests."""
+        return {
+            "ready": self._work_list.ready,
+            "scheduled": self._work_list.scheduled,
+            "running": len(self._running),
+            "known": len(self._known),
+            "overflow": self._overflow,
+            "writes": self._writer.pending,
         }
-        if result.outcome is AttemptOutcome.SUCCESS:
-            log.info("Callback executed successfully", **fields)
-            return
-        log.warning(
-            "Callback attempt failed", outcome=result.outcome.value, error=result.error, **fields
-        )
-        if delivery.status is DeliveryStatus.FAILED:
-            log.error("Callback failed after all retries", error=result.error, **fields)
-        elif delivery.status is DeliveryStatus.BLOCKED:
-            log.error("Callback blocked by the outbound policy", error=result.error, **fields)

@@ -8,15 +8,18 @@ sent (async callbacks) or before the response waits for it (``async: false``).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import orjson
 
+from mockback.compiled import CompiledMock
 from mockback.conditions import Condition, ConditionSyntaxError, parse_condition
 from mockback.delivery.signing import SigningError, standard_webhooks_key
 from mockback.domain.callbacks import CallbackSpec
@@ -30,14 +33,11 @@ from mockback.domain.errors import FieldProblem, ValidationFailed
 from mockback.domain.mocks import Mock
 from mockback.ids import delivery_id
 from mockback.logs import get_logger
-from mockback.store.base import Store
-from mockback.templating import RenderContext, Template, compile_template, to_text
+from mockback.templating import RenderContext, Template, compile_template
 from mockback.templating.accessors import MISSING, Accessor, compile_expression
 from mockback.templating.parse import parse_text
 
 log = get_logger("mockback.delivery")
-
-_SECRET_OPTIONS = ("kafkaPassword",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +51,20 @@ class CompiledCallback:
     options: tuple[tuple[str, Template], ...]  # templated transport fields (kafkaKey, ...)
     condition: Condition | None  # must be true to fire
     lookups: Mapping[str, Accessor]  # accessors of the condition's expressions
+    retry: Mapping[str, Any]  # the retry fields every delivery of it carries
+    signing: Mapping[str, Any] | None  # scheme and secret(s), as written
+
+
+def _retry_fields(spec: CallbackSpec) -> Mapping[str, Any]:
+    return MappingProxyType(
+        {
+            "retryCount": spec.retry_count,
+            "retryDelay": spec.retry_delay,
+            "backoff": spec.backoff.value,
+            "maxRetryDelay": spec.max_retry_delay,
+            "jitter": spec.jitter,
+        }
+    )
 
 
 _TEMPLATED_OPTIONS = ("kafkaKey", "rabbitRoutingKey", "rabbitExchange", "rabbitQueue", "kafkaTopic")
@@ -100,7 +114,19 @@ def compile_callbacks(mock: Mock) -> tuple[tuple[CompiledCallback, ...], tuple[s
         for label, template in (("url", url), ("body", body), *headers, *options):
             if template is not None:
                 warnings.extend(f"{where}.{label}: {w}" for w in template.warnings)
-        compiled.append(CompiledCallback(spec, url, headers, body, options, condition, lookups))
+        compiled.append(
+            CompiledCallback(
+                spec,
+                url,
+                headers,
+                body,
+                options,
+                condition,
+                lookups,
+                _retry_fields(spec),
+                MappingProxyType(dict(spec.signing)) if spec.signing else None,
+            )
+        )
     if problems:
         raise ValidationFailed(
             problems[0].problem
@@ -147,19 +173,45 @@ def mask_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+class DeliveryIntake(Protocol):
+    """Where planned deliveries go (the delivery engine)."""
+
+    async def accept(self, deliveries: list[Delivery]) -> list[asyncio.Future[Delivery]]:
+        """Store new deliveries (durable on return), take them over; the sync ones' ends."""
+        ...
+
+    def submit(self, deliveries: list[Delivery]) -> None:
+        """Take over deliveries already stored (with the change that planned them)."""
+        ...
+
+
+class CallbackNotPrepared(Exception):
+    """A callback could not be rendered into something sendable."""
+
+
+def _encode_body(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # Integers past 64 bits are valid JSON that orjson does not write; json does.
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _check_header(name: str, value: str) -> None:
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise CallbackNotPrepared(f"header {name!r} renders to a value with a line break")
+
+
 class Planner:
     """Turns a served request into stored deliveries and hands them to the engine."""
 
-    def __init__(
-        self, *, store: Store, engine: Any, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._store = store
+    def __init__(self, *, engine: DeliveryIntake, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
 
     async def plan(
         self,
-        compiled: Any,
+        compiled: CompiledMock,
         ctx: RenderContext,
         *,
         status: int,
@@ -167,23 +219,24 @@ class Planner:
         request_id: str,
         depth: int,
     ) -> list[str]:
-        """Store the deliveries this response fires; wait for the sync ones to finish."""
-        mock: Mock = compiled.mock
-        cb_ctx = replace(ctx, response=response, status_code=status)
+        """Store the deliveries this response fires; wait for the sync ones to finish.
+
+        ``depth`` is the triggering request's callback depth; deliveries carry ``depth + 1``.
+        Async deliveries are durable when this returns (before the response is sent).
+        """
+        mock = compiled.mock
+        cb_ctx: RenderContext | None = None
         now = self._clock()
         deliveries: list[Delivery] = []
         for cc in compiled.callbacks:
-            spec = cc.spec
-            if not spec.trigger.fires_for(status):
+            if not cc.spec.trigger.fires_for(status):
                 continue
+            if cb_ctx is None:
+                cb_ctx = _with_response(ctx, response, status)
             deliveries.append(self._delivery(cc, mock, cb_ctx, now, request_id, depth + 1))
         if not deliveries:
             return []
-        await self._store.insert_deliveries(deliveries)
-        waits = [
-            self._engine.completion(d.id) for d in deliveries if d.sync and not d.status.is_final
-        ]
-        self._engine.submit(deliveries)
+        waits = await self._engine.accept(deliveries)
         if waits:
             await asyncio.gather(*waits, return_exceptions=True)
         return [d.id for d in deliveries]
@@ -199,78 +252,65 @@ class Planner:
     ) -> Delivery:
         spec = cc.spec
         created = datetime.fromtimestamp(now, UTC)
-        base = Delivery(
-            id=delivery_id(),
+        status = DeliveryStatus.SCHEDULED if spec.delay > 0 else DeliveryStatus.PENDING
+        due = datetime.fromtimestamp(now + spec.delay, UTC) if spec.delay > 0 else created
+        finished: datetime | None = None
+        error: str | None = None
+        new_id = delivery_id()
+        options: Mapping[str, Any] = _NO_OPTIONS
+        if cc.condition is not None and not _condition_holds(cc, ctx):
+            request = DeliveryRequest(method=spec.method, url="", headers=(), body=b"")
+            target = self._display_target(spec, ctx, cc)
+            status, due, finished = DeliveryStatus.SKIPPED, created, created
+            error = f"not fired: condition false ({spec.condition})"
+        else:
+            try:
+                request, target, options = self._render(cc, ctx)
+            except Exception as exc:
+                request = DeliveryRequest(method=spec.method, url="", headers=(), body=b"")
+                target = self._display_target(spec, ctx, cc)
+                status, due, finished = DeliveryStatus.FAILED, created, created
+                error = f"failed to prepare the callback: {exc}"
+                log.error(
+                    "Failed to prepare webhook body",
+                    delivery_id=new_id,
+                    mock_id=mock.id,
+                    callback_type=spec.type.value,
+                    callback_index=spec.index,
+                    attempt=0,
+                    target=target,
+                    error=str(exc) or repr(exc),
+                )
+        return Delivery(
+            id=new_id,
             mock_id=mock.id,
             namespace=mock.namespace,
             request_id=request_id,
             callback_index=spec.index,
             callback_id=spec.id,
             type=spec.type,
-            target="",
-            status=DeliveryStatus.PENDING,
+            target=target,
+            status=status,
             created_at=created,
-            due_at=created,
-            request=DeliveryRequest(method=spec.method, url="", headers=(), body=b""),
+            due_at=due,
+            finished_at=finished,
+            error=error,
+            request=request,
             timeout=spec.timeout,
-            retry={
-                "retryCount": spec.retry_count,
-                "retryDelay": spec.retry_delay,
-                "backoff": spec.backoff.value,
-                "maxRetryDelay": spec.max_retry_delay,
-                "jitter": spec.jitter,
-            },
-            signing=dict(spec.signing) if spec.signing else None,
+            retry=cc.retry,
+            signing=cc.signing,
+            options=options,
             depth=depth,
             sync=not spec.is_async,
-        )
-        if cc.condition is not None:
-
-            def lookup(text: str) -> Any:
-                accessor = cc.lookups.get(text)
-                if accessor is None:
-                    return None
-                value = accessor(ctx)
-                return None if value is MISSING else value
-
-            if not cc.condition.evaluate(lookup):
-                return replace(
-                    base,
-                    status=DeliveryStatus.SKIPPED,
-                    finished_at=created,
-                    target=self._display_target(spec, ctx, cc),
-                    error=f"not fired: condition false ({spec.condition})",
-                )
-        try:
-            request, target, options = self._render(cc, ctx)
-        except Exception as exc:
-            log.error(
-                "Failed to prepare webhook body",
-                mock_id=mock.id,
-                callback_type=spec.type.value,
-                callback_index=spec.index,
-                error=repr(exc),
-            )
-            return replace(
-                base,
-                status=DeliveryStatus.FAILED,
-                finished_at=created,
-                error=f"failed to prepare the callback: {exc}",
-            )
-        due = now + spec.delay
-        return replace(
-            base,
-            request=request,
-            target=target,
-            options=options,
-            status=DeliveryStatus.SCHEDULED if spec.delay > 0 else DeliveryStatus.PENDING,
-            due_at=datetime.fromtimestamp(due, UTC),
         )
 
     @staticmethod
     def _display_target(spec: CallbackSpec, ctx: RenderContext, cc: CompiledCallback) -> str:
-        if spec.type is CallbackType.HTTP and cc.url is not None:
-            return to_text(cc.url.render(ctx))
+        try:
+            if spec.type is CallbackType.HTTP and cc.url is not None:
+                return cc.url.render_text(ctx)
+        except Exception:
+            return str(spec.url)
         if spec.type is CallbackType.KAFKA:
             return f"kafka://{spec.options.get('kafkaBrokers')}/{spec.options.get('kafkaTopic')}"
         return mask_url(str(spec.options.get("rabbitURL")))
@@ -278,29 +318,36 @@ class Planner:
     @staticmethod
     def _render(
         cc: CompiledCallback, ctx: RenderContext
-    ) -> tuple[DeliveryRequest, str, dict[str, Any]]:
+    ) -> tuple[DeliveryRequest, str, Mapping[str, Any]]:
         spec = cc.spec
-        headers = [(name, to_text(t.render(ctx))) for name, t in cc.headers]
+        headers = []
+        for name, template in cc.headers:
+            value = template.render_text(ctx)
+            _check_header(name, value)
+            headers.append((name, value))
         value = cc.body.render(ctx)
         if value is None:
             body = b""
         elif isinstance(value, str):
             body = value.encode()
         else:
-            body = orjson.dumps(value)
+            body = _encode_body(value)
             if not any(name.lower() == "content-type" for name, _ in headers):
                 headers.append(("Content-Type", "application/json"))
-        options: dict[str, Any] = dict(spec.options)
-        for name, template in cc.options:
-            options[name] = to_text(template.render(ctx))
         if spec.type is CallbackType.HTTP:
+            # An http callback needs nothing of the transport fields: none are kept.
             assert cc.url is not None
-            url = to_text(cc.url.render(ctx))
+            url = cc.url.render_text(ctx)
+            if "\r" in url or "\n" in url or "\x00" in url:
+                raise CallbackNotPrepared("the url renders to a value with a line break")
             return (
                 DeliveryRequest(method=spec.method, url=url, headers=tuple(headers), body=body),
                 url,
-                options,
+                _NO_OPTIONS,
             )
+        options: dict[str, Any] = dict(spec.options)
+        for name, template in cc.options:
+            options[name] = template.render_text(ctx)
         if spec.type is CallbackType.KAFKA:
             target = f"kafka://{options.get('kafkaBrokers')}/{options.get('kafkaTopic')}"
             return (
@@ -317,3 +364,29 @@ class Planner:
             target,
             options,
         )
+
+
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+# Every field of a RenderContext; a callback's context copies them and adds the response.
+_CONTEXT_FIELDS = tuple(f.name for f in fields(RenderContext))
+
+
+def _with_response(ctx: RenderContext, response: Any, status: int) -> RenderContext:
+    values = {name: getattr(ctx, name) for name in _CONTEXT_FIELDS}
+    values["response"] = response
+    values["status_code"] = status
+    return RenderContext(**values)
+
+
+def _condition_holds(cc: CompiledCallback, ctx: RenderContext) -> bool:
+    assert cc.condition is not None
+
+    def lookup(text: str) -> Any:
+        accessor = cc.lookups.get(text)
+        if accessor is None:
+            return None
+        value = accessor(ctx)
+        return None if value is MISSING else value
+
+    return bool(cc.condition.evaluate(lookup))

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockback.delivery.broker_policy import BrokerAddressError, check_broker_message, pin
 from mockback.delivery.outbound_policy import (
+    Decision,
     HostResolutionError,
     OutboundPolicy,
     resolve_and_check,
@@ -47,6 +49,9 @@ LocalHandler = Callable[
 StoreReader = Callable[[str], Mapping[str, Any]]
 """The global store of a namespace (for ``$.gS.key`` secrets)."""
 
+_DECISIONS_KEPT = 4096  # (host, port) outbound decisions cached at most
+_TARGETS_KEPT = 4096  # parsed callback URLs cached at most
+
 _LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 
 
@@ -60,6 +65,35 @@ async def system_resolver(host: str, port: int) -> list[str]:
         if address not in seen:
             seen.append(address)
     return seen
+
+
+def _blocked(started: float, reason: str | None) -> AttemptResult:
+    return AttemptResult(
+        outcome=AttemptOutcome.BLOCKED,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        error=reason,
+    )
+
+
+def _failed(started: float, error: str) -> AttemptResult:
+    return AttemptResult(
+        outcome=AttemptOutcome.ERROR,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        error=error,
+    )
+
+
+def _http_target(url: str) -> tuple[str, int] | str:
+    """(host, port) of an http(s) URL, or the sentence saying why it is not one."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+        port = parts.port
+    except ValueError:
+        return f"callback url {url!r} is not a valid URL (look at its host and port)"
+    if parts.scheme not in ("http", "https") or not hostname:
+        return f"callback url {url!r} is not an http(s) URL"
+    return hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 def signing_spec(raw: Mapping[str, Any], secrets: tuple[str, ...]) -> SigningSpec:
@@ -85,6 +119,7 @@ class Sender:
         global_store: StoreReader,
         resolver: Callable[[str, int], Awaitable[list[str]]] = system_resolver,
         clock: Callable[[], float] = time.time,
+        decision_ttl: float = 5.0,
     ) -> None:
         self._transports = transports
         self._policy = policy
@@ -94,6 +129,9 @@ class Sender:
         self._clock = clock
         self._local: LocalHandler | None = None
         self._self_hosts: frozenset[tuple[str, int]] = frozenset()
+        self._decision_ttl = decision_ttl
+        self._decisions: dict[tuple[str, int], tuple[float, Decision]] = {}
+        self._targets: dict[str, tuple[str, int] | str] = {}  # url -> (host, port) or why not
 
     def serve_locally(self, handler: LocalHandler, host: str, port: int) -> None:
         """Callbacks to host:port (and loopback names when host is loopback) are served in process."""
@@ -117,7 +155,9 @@ class Sender:
             body=delivery.request.body,
         )
 
-    def message(self, delivery: Delivery) -> OutboundMessage:
+    def message(
+        self, delivery: Delivery, options: Mapping[str, Any] | None = None
+    ) -> OutboundMessage:
         """The message of the next attempt (fresh signature timestamp)."""
         headers = list(delivery.request.headers)
         if delivery.type is CallbackType.HTTP:
@@ -125,7 +165,8 @@ class Sender:
             headers.append((DEPTH_HEADER, str(delivery.depth)))
         else:
             headers.append((DELIVERY_ID_HEADER.lower(), delivery.id))
-        headers.extend(self._signature_headers(delivery))
+        if delivery.signing:
+            headers.extend(self._signature_headers(delivery))
         return OutboundMessage(
             delivery_id=delivery.id,
             type=delivery.type,
@@ -134,81 +175,86 @@ class Sender:
             headers=tuple(headers),
             body=delivery.request.body,
             timeout=delivery.timeout,
-            options=dict(delivery.options),
+            options=delivery.options if options is None else options,
         )
+
+    async def _broker(
+        self, transport: Transport, message: OutboundMessage, started: float
+    ) -> AttemptResult:
+        """Kafka and RabbitMQ: every broker address must pass the policy; RabbitMQ is pinned."""
+        try:
+            decision = await check_broker_message(self._policy, message, self._resolver)
+        except (BrokerAddressError, OSError) as exc:
+            return _failed(started, str(exc))
+        if not decision.allowed:
+            return _blocked(started, decision.reason)
+        return await transport.send(pin(message, decision))
 
     async def attempt(self, delivery: Delivery) -> AttemptResult:
         """Make one attempt."""
         started = time.perf_counter()
+        if delivery.type is CallbackType.HTTP:
+            return await self._http(delivery, started)
+        transport = self._transports.get(delivery.type)
+        if transport is None:
+            return _failed(
+                started,
+                f"{delivery.type.value} callbacks are not available: "
+                "install mockback with that transport's extra",
+            )
         try:
             message = self.message(delivery)
         except (SigningError, KeyError, ValueError) as exc:
-            return AttemptResult(
-                outcome=AttemptOutcome.ERROR,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=f"cannot sign the callback: {exc}",
-            )
-        if delivery.type is CallbackType.HTTP:
-            return await self._http(message, started)
-        transport = self._transports.get(delivery.type)
-        if transport is None:
-            return AttemptResult(
-                outcome=AttemptOutcome.ERROR,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=f"{delivery.type.value} callbacks are not available: "
-                "install mockback with that transport's extra",
-            )
-        return await transport.send(message)
+            return _failed(started, f"cannot sign the callback: {exc}")
+        return await self._broker(transport, message, started)
 
-    async def _http(self, message: OutboundMessage, started: float) -> AttemptResult:
-        parts = urlsplit(message.target)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return AttemptResult(
-                outcome=AttemptOutcome.ERROR,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=f"callback url {message.target!r} is not an http(s) URL",
-            )
+    async def _http(self, delivery: Delivery, started: float) -> AttemptResult:
+        target = self._targets.get(delivery.request.url)
+        if target is None:
+            target = _http_target(delivery.request.url)
+            if len(self._targets) >= _TARGETS_KEPT:
+                self._targets.clear()
+            self._targets[delivery.request.url] = target
+        if isinstance(target, str):
+            return _failed(started, target)
+        hostname, port = target
+        local = self._local is not None and (hostname.lower(), port) in self._self_hosts
+        options: Mapping[str, Any] | None = None
+        if not local:
+            try:
+                decision = await self._decide(hostname, port)
+            except (OSError, HostResolutionError) as exc:
+                return _failed(started, f"cannot resolve {hostname!r}: {exc}")
+            if not decision.allowed:
+                return AttemptResult(
+                    outcome=AttemptOutcome.BLOCKED,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    error=decision.reason,
+                )
+            if decision.address is not None:
+                options = {**delivery.options, CONNECT_IP: decision.address}
         try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            return AttemptResult(
-                outcome=AttemptOutcome.ERROR,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=f"callback url {message.target!r} has an invalid port",
-            )
-        host = parts.hostname.lower()
-        if self._local is not None and (host, port) in self._self_hosts:
+            message = self.message(delivery, options)
+        except (SigningError, KeyError, ValueError) as exc:
+            return _failed(started, f"cannot sign the callback: {exc}")
+        if local:
             return await self._in_process(message, started)
-        try:
-            decision = await resolve_and_check(self._policy, parts.hostname, port, self._resolver)
-        except (OSError, HostResolutionError) as exc:
-            return AttemptResult(
-                outcome=AttemptOutcome.ERROR,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=f"cannot resolve {parts.hostname!r}: {exc}",
-            )
-        if not decision.allowed:
-            return AttemptResult(
-                outcome=AttemptOutcome.BLOCKED,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=decision.reason,
-            )
-        options = dict(message.options)
-        if decision.address is not None:
-            options[CONNECT_IP] = decision.address
-        transport = self._transports[CallbackType.HTTP]
-        return await transport.send(
-            OutboundMessage(
-                delivery_id=message.delivery_id,
-                type=message.type,
-                target=message.target,
-                method=message.method,
-                headers=message.headers,
-                body=message.body,
-                timeout=message.timeout,
-                options=options,
-            )
-        )
+        return await self._transports[CallbackType.HTTP].send(message)
+
+    async def _decide(self, host: str, port: int) -> Decision:
+        # Decisions are kept a few seconds: the policy is fixed for the process, and a name's
+        # checked address is reused only like a short DNS cache (the connection still goes to
+        # an address that was checked).
+        key = (host, port)
+        now = time.monotonic()
+        cached = self._decisions.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        decision = await resolve_and_check(self._policy, host, port, self._resolver)
+        if len(self._decisions) >= _DECISIONS_KEPT:
+            self._decisions.clear()
+        self._decisions[key] = (now + self._decision_ttl, decision)
+        return decision
 
     async def _in_process(self, message: OutboundMessage, started: float) -> AttemptResult:
         assert self._local is not None
@@ -227,11 +273,11 @@ class Sender:
             received_at=time.time(),
         )
         try:
-            status, headers, body, delay = await asyncio.wait_for(
-                self._local(request), timeout=message.timeout
-            )
-            if delay > 0:
-                await asyncio.sleep(min(delay, message.timeout))
+            async with asyncio.timeout(message.timeout):
+                status, headers, body, delay = await self._local(request)
+                if delay > 0:
+                    # The mock's own response delay counts against the attempt's timeout.
+                    await asyncio.sleep(delay)
         except TimeoutError:
             return AttemptResult(
                 outcome=AttemptOutcome.TIMEOUT,

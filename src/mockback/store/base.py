@@ -7,11 +7,19 @@ domain shapes are built above it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from mockback.domain.accounts import (
+    ApiToken,
+    ChangeWebhook,
+    Membership,
+    Namespace,
+    User,
+    WebhookScope,
+)
 from mockback.domain.deliveries import Attempt, Delivery, DeliveryStatus
 
 
@@ -74,6 +82,29 @@ class DeliveryUpdate:
     attempt: Attempt | None = None  # the attempt to append, if one was made
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Snapshot:
+    """Everything a backup holds, read in one transaction (deliveries are not part of it)."""
+
+    namespaces: tuple[Namespace, ...]  # every namespace
+    mocks: tuple[MockRecord, ...]  # every mock, soft-deleted ones too
+    values: Mapping[tuple[str, str], Mapping[str, Any]]  # (scope, owner) -> store values
+    webhooks: tuple[ChangeWebhook, ...]  # namespace and admin change webhooks
+    users: tuple[User, ...]  # with their password hashes
+    tokens: tuple[ApiToken, ...]  # token hashes only
+    memberships: tuple[Membership, ...]  # who belongs where
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PurgeCounts:
+    """What a cleanup removed."""
+
+    mocks: int  # soft-deleted mocks (and their mock and own chain stores)
+    deliveries: int  # final deliveries
+    attempts: int  # attempts of those deliveries
+    tokens: int  # expired login tokens
+
+
 class Store(Protocol):
     """What Mockback needs from storage."""
 
@@ -85,8 +116,13 @@ class Store(Protocol):
 
     # mocks
 
-    async def save_mock(self, document: Mapping[str, Any], now: datetime) -> SavedMock:
-        """Create or overwrite the mock ``document["id"]`` (an overwrite also restores it)."""
+    async def save_mock(
+        self, document: Mapping[str, Any], now: datetime, *, outbox: Sequence[Delivery] = ()
+    ) -> SavedMock:
+        """Create or overwrite the mock ``document["id"]`` (an overwrite also restores it).
+
+        ``outbox``: deliveries stored in the same transaction (the change's webhooks).
+        """
 
     async def get_mock(self, mock_id: str) -> MockRecord | None:
         """A mock by id, deleted or not."""
@@ -98,9 +134,17 @@ class Store(Protocol):
         """Every mock that is not deleted, in creation order."""
 
     async def set_mock_deleted(
-        self, mock_id: str, deleted_at: datetime | None, now: datetime
+        self,
+        mock_id: str,
+        deleted_at: datetime | None,
+        now: datetime,
+        *,
+        outbox: Sequence[Delivery] = (),
     ) -> MockRecord | None:
-        """Soft-delete (a time) or restore (None) a mock; None when it does not exist."""
+        """Soft-delete (a time) or restore (None) a mock; None when it does not exist.
+
+        ``outbox``: deliveries stored in the same transaction, only when the mock exists.
+        """
 
     # key-value stores ($.gS per namespace, $.cS per chain, $.mS per mock)
 
@@ -126,6 +170,9 @@ class Store(Protocol):
     async def update_deliveries(self, updates: list[DeliveryUpdate]) -> None:
         """Apply state changes (and append attempts), all in one transaction."""
 
+    async def write_deliveries(self, new: list[Delivery], updates: list[DeliveryUpdate]) -> None:
+        """Insert ``new``, then apply ``updates``, in one transaction (durable on return)."""
+
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """A delivery with its attempts."""
 
@@ -142,3 +189,105 @@ class Store(Protocol):
 
     async def reopen_delivery(self, delivery: Delivery) -> None:
         """Make a delivery run again (redeliver): status, due time, error and retry state."""
+
+    # namespaces
+
+    async def get_namespace(self, name: str) -> Namespace | None:
+        """A namespace by name."""
+
+    async def list_namespaces(self) -> list[Namespace]:
+        """Every namespace, by name."""
+
+    async def insert_namespace(
+        self, namespace: Namespace, *, outbox: Sequence[Delivery] = ()
+    ) -> bool:
+        """Create a namespace (with its change deliveries); False when the name is taken."""
+
+    async def update_namespace(
+        self, namespace: Namespace, *, outbox: Sequence[Delivery] = ()
+    ) -> bool:
+        """Change a namespace's description; False when it does not exist."""
+
+    async def delete_namespace(
+        self, name: str, now: datetime, *, outbox: Sequence[Delivery] = ()
+    ) -> list[MockRecord] | None:
+        """Remove a namespace, its members and webhooks, soft-deleting its active mocks.
+
+        Returns the mocks it soft-deleted; None (and nothing written) when it does not exist.
+        """
+
+    async def chain_namespaces(self, chain_id: str) -> set[str]:
+        """Namespaces of the mocks (deleted ones too) whose chain store is ``chain_id``."""
+
+    # members
+
+    async def put_membership(
+        self, membership: Membership, *, outbox: Sequence[Delivery] = ()
+    ) -> Membership | None:
+        """Add a member or change their role; returns the previous membership."""
+
+    async def delete_membership(self, namespace: str, user_id: str) -> bool:
+        """Remove a member; False when they were not one."""
+
+    async def list_memberships(
+        self, *, namespace: str | None = None, user_id: str | None = None
+    ) -> list[Membership]:
+        """Memberships, filtered by namespace and/or user."""
+
+    # users and tokens
+
+    async def insert_user(self, user: User, *, outbox: Sequence[Delivery] = ()) -> bool:
+        """Create a user; False (nothing written) when the login is taken."""
+
+    async def update_user(self, user: User, *, outbox: Sequence[Delivery] = ()) -> bool:
+        """Rewrite a user (login, role, password hash); False when absent or the login is taken."""
+
+    async def delete_user(self, user_id: str, *, outbox: Sequence[Delivery] = ()) -> bool:
+        """Remove a user with their memberships and tokens; False when absent."""
+
+    async def get_user(self, user_id: str) -> User | None:
+        """A user by id."""
+
+    async def get_user_by_login(self, login: str) -> User | None:
+        """A user by login."""
+
+    async def list_users(self) -> list[User]:
+        """Every user, oldest first."""
+
+    async def insert_token(self, token: ApiToken) -> None:
+        """Keep a token (its hash)."""
+
+    async def get_token(self, token_hash: str) -> ApiToken | None:
+        """A token by the hash of its secret."""
+
+    async def list_tokens(self, user_id: str) -> list[ApiToken]:
+        """A user's tokens, oldest first."""
+
+    async def delete_token(self, token_id: str) -> bool:
+        """Revoke a token; False when absent."""
+
+    # change webhooks
+
+    async def put_change_webhook(self, webhook: ChangeWebhook) -> ChangeWebhook | None:
+        """Create or replace a change webhook (keyed by scope, namespace, id); the previous one."""
+
+    async def delete_change_webhook(
+        self, scope: WebhookScope, namespace: str | None, webhook_id: str
+    ) -> bool:
+        """Remove a change webhook; False when absent."""
+
+    async def list_change_webhooks(self) -> list[ChangeWebhook]:
+        """Every change webhook, oldest first."""
+
+    # backups and cleanup
+
+    async def snapshot(self) -> Snapshot:
+        """A consistent copy of everything a backup holds."""
+
+    async def restore_snapshot(
+        self, snapshot: Snapshot, *, outbox: Sequence[Delivery] = ()
+    ) -> None:
+        """Replace everything a backup holds by the snapshot, in one transaction."""
+
+    async def purge(self, before: datetime, now: datetime) -> PurgeCounts:
+        """Remove mocks soft-deleted and deliveries ended before ``before``, and expired tokens."""

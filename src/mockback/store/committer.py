@@ -86,13 +86,42 @@ class Committer:
 
     @staticmethod
     def _run_batch(conn: sqlite3.Connection, batch: list[Any]) -> None:
+        # Every SQLite call hands the GIL to the event loop and waits to get it back, so a
+        # batch makes as few as it can: all calls in one transaction, no savepoints. Only when
+        # a call fails is the batch run again with a savepoint around each call, so one
+        # failing call does not undo the others.
+        results: list[tuple[Any, bool, Any, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for fn, future, loop in batch:
+                results.append((future, True, fn(conn), loop))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            results = Committer._run_isolated(conn, batch)
+        else:
+            try:
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                conn.execute("ROLLBACK")
+                results = [(f, False, exc, lp) for f, _, _, lp in results]
+        # One wake-up per loop, not per call: each is a system call on this thread.
+        by_loop: dict[Any, list[tuple[Any, bool, Any]]] = {}
+        for future, ok, value, loop in results:
+            by_loop.setdefault(loop, []).append((future, ok, value))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
+
+    @staticmethod
+    def _run_isolated(
+        conn: sqlite3.Connection, batch: list[Any]
+    ) -> list[tuple[Any, bool, Any, Any]]:
         results: list[tuple[Any, bool, Any, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         for fn, future, loop in batch:
             conn.execute("SAVEPOINT op")
             try:
                 value = fn(conn)
-            except BaseException as exc:  # one failing call must not undo the others
+            except BaseException as exc:
                 conn.execute("ROLLBACK TO op")
                 conn.execute("RELEASE op")
                 results.append((future, False, exc, loop))
@@ -104,14 +133,14 @@ class Committer:
         except BaseException as exc:
             conn.execute("ROLLBACK")
             results = [(f, False, exc, lp) for f, _, _, lp in results]
-        for future, ok, value, loop in results:
-            loop.call_soon_threadsafe(_settle, future, ok, value)
+        return results
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle_all(settled: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in settled:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 from mockback.domain.deliveries import Delivery, DeliveryStatus
 from mockback.store.base import DeliveryQuery, DeliveryUpdate, MockQuery, MockRecord, SavedMock
 from mockback.store.filters import mock_matches_query
+from mockback.store.memory_accounts import MemoryAccounts
 
 
-class MemoryStore:
+class MemoryStore(MemoryAccounts):
     """Dicts behind the Store seam."""
 
     def __init__(self) -> None:
@@ -21,6 +23,7 @@ class MemoryStore:
         self._seq = 0
         self._values: dict[tuple[str, str], dict[str, Any]] = {}
         self._deliveries: dict[str, Delivery] = {}
+        self._open: set[str] = set()  # ids of deliveries not final
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -28,9 +31,12 @@ class MemoryStore:
     async def close(self) -> None:
         """Nothing to close."""
 
-    async def save_mock(self, document: Mapping[str, Any], now: datetime) -> SavedMock:
-        """Create or overwrite."""
+    async def save_mock(
+        self, document: Mapping[str, Any], now: datetime, *, outbox: Sequence[Delivery] = ()
+    ) -> SavedMock:
+        """Create or overwrite (and store the outbox deliveries in the same step)."""
         mock_id = str(document["id"])
+        await self._outbox(outbox)
         before = self._mocks.get(mock_id)
         doc = copy.deepcopy(dict(document))
         if before is None:
@@ -73,12 +79,18 @@ class MemoryStore:
         )
 
     async def set_mock_deleted(
-        self, mock_id: str, deleted_at: datetime | None, now: datetime
+        self,
+        mock_id: str,
+        deleted_at: datetime | None,
+        now: datetime,
+        *,
+        outbox: Sequence[Delivery] = (),
     ) -> MockRecord | None:
-        """Soft delete or restore."""
+        """Soft delete or restore (and store the outbox deliveries in the same step)."""
         record = self._mocks.get(mock_id)
         if record is None:
             return None
+        await self._outbox(outbox)
         record = replace(record, deleted_at=deleted_at, updated_at=now)
         self._mocks[mock_id] = record
         return record
@@ -107,27 +119,48 @@ class MemoryStore:
         """Everything."""
         return copy.deepcopy(self._values)
 
+    def _put(self, d: Delivery) -> None:
+        self._deliveries[d.id] = d
+        if d.status.is_final:
+            self._open.discard(d.id)
+        else:
+            self._open.add(d.id)
+
     async def insert_deliveries(self, deliveries: list[Delivery]) -> None:
-        """Keep them."""
+        """Keep them; an id already stored is refused, as a primary key would be."""
+        taken = [d.id for d in deliveries if d.id in self._deliveries]
+        if taken or len({d.id for d in deliveries}) != len(deliveries):
+            raise ValueError(f"delivery ids already stored: {taken or 'duplicated in batch'}")
         for d in deliveries:
-            self._deliveries[d.id] = d
+            self._put(d)
 
     async def update_deliveries(self, updates: list[DeliveryUpdate]) -> None:
-        """Apply in order."""
+        """Apply in order; unknown ids are ignored."""
         for u in updates:
             d = self._deliveries.get(u.delivery_id)
             if d is None:
                 continue
-            attempts = d.attempts if u.attempt is None else (*d.attempts, u.attempt)
-            self._deliveries[d.id] = replace(
-                d,
-                status=u.status,
-                due_at=u.due_at,
-                finished_at=u.finished_at,
-                attempt_count=u.attempt_count,
-                error=u.error,
-                attempts=attempts,
+            attempts = d.attempts
+            if u.attempt is not None:
+                # Numbers are unique per delivery: a rewritten attempt replaces the old one.
+                kept = tuple(a for a in attempts if a.number != u.attempt.number)
+                attempts = tuple(sorted((*kept, u.attempt), key=lambda a: a.number))
+            self._put(
+                replace(
+                    d,
+                    status=u.status,
+                    due_at=u.due_at,
+                    finished_at=u.finished_at,
+                    attempt_count=u.attempt_count,
+                    error=u.error,
+                    attempts=attempts,
+                )
             )
+
+    async def write_deliveries(self, new: list[Delivery], updates: list[DeliveryUpdate]) -> None:
+        """Insert, then update; nothing is changed when the insert is refused."""
+        await self.insert_deliveries(new)
+        await self.update_deliveries(updates)
 
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """By id, with attempts."""
@@ -153,25 +186,33 @@ class MemoryStore:
         """Not final, oldest due first."""
         rows = [
             d
-            for d in self._deliveries.values()
-            if not d.status.is_final
-            and d.id not in exclude
-            and (due_before is None or d.due_at <= due_before)
+            for d in (self._deliveries[i] for i in self._open if i not in exclude)
+            if due_before is None or d.due_at <= due_before
         ]
-        rows.sort(key=lambda d: (d.due_at, d.id))
-        return rows[:limit]
+        return heapq.nsmallest(limit, rows, key=lambda d: (d.due_at, d.id))
 
     async def flush_scheduled(self, now: datetime) -> int:
         """Everything scheduled becomes due."""
         count = 0
-        for d in list(self._deliveries.values()):
+        for i in list(self._open):
+            d = self._deliveries[i]
             if d.status is DeliveryStatus.SCHEDULED:
-                self._deliveries[d.id] = replace(d, due_at=now)
+                self._deliveries[i] = replace(d, due_at=now)
                 count += 1
         return count
 
     async def reopen_delivery(self, delivery: Delivery) -> None:
-        """Replace the stored state, keeping attempts."""
+        """Rewrite the delivery's state, keeping its attempts; unknown ids are ignored."""
         old = self._deliveries.get(delivery.id)
-        attempts = old.attempts if old is not None else ()
-        self._deliveries[delivery.id] = replace(delivery, attempts=attempts)
+        if old is None:
+            return
+        self._put(
+            replace(
+                old,
+                status=delivery.status,
+                due_at=delivery.due_at,
+                finished_at=delivery.finished_at,
+                error=delivery.error,
+                retry=delivery.retry,
+            )
+        )

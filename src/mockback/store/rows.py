@@ -28,8 +28,8 @@ ATTEMPT_COLUMNS = (
 
 
 def ts(value: datetime | None) -> str | None:
-    """A time as stored (ISO 8601, UTC offset kept)."""
-    return None if value is None else value.isoformat()
+    """A time as stored: ISO 8601 with microseconds always written, so text order is time order."""
+    return None if value is None else value.isoformat(timespec="microseconds")
 
 
 def dt(value: str | None) -> datetime | None:

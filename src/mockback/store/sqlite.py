@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,15 @@ from mockback.store.rows import (
     attempt_row,
     delivery_from_row,
     delivery_row,
+    ts,
 )
+from mockback.store.sqlite_accounts import ACCOUNTS_SCHEMA, SqliteAccounts, insert_outbox
+from mockback.store.sqlite_maintenance import SqliteMaintenance
 
-SCHEMA = """
+# Open (not final) deliveries, spelled the same in the partial index and in queries that use it.
+_OPEN = "status IN ({})".format(", ".join(f"'{s.value}'" for s in DeliveryStatus if not s.is_final))
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS mocks (
     id TEXT PRIMARY KEY,
     namespace TEXT NOT NULL,
@@ -53,6 +59,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     spec TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (status, due_at);
+CREATE INDEX IF NOT EXISTS deliveries_unfinished ON deliveries (due_at, id) WHERE {_OPEN};
 CREATE INDEX IF NOT EXISTS deliveries_mock ON deliveries (mock_id, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (created_at);
 CREATE TABLE IF NOT EXISTS attempts (
@@ -101,10 +108,43 @@ def _record(row: tuple[Any, ...]) -> MockRecord:
     )
 
 
+_CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on variables
+_MAX_ROWS = 512  # rows per multi-row statement (16 columns: 8,192 variables)
+
+# Many deliveries' states in one statement; a batch holds at most one row per delivery.
+_UPDATE_STATES = (
+    "UPDATE deliveries SET status = v.column2, due_at = v.column3, finished_at = v.column4,"
+    " attempt_count = v.column5, error = v.column6 FROM (VALUES"
+)
+_UPDATE_STATES_TAIL = ") AS v WHERE deliveries.id = v.column1"
+
+
+def _insert_rows(
+    conn: sqlite3.Connection, head: str, rows: list[tuple[Any, ...]], *, tail: str = ""
+) -> None:
+    """Run ``head (?, ...), (?, ...) tail`` over rows, many rows per statement.
+
+    Every SQLite call hands the GIL to the event loop and back, so rows go in as few
+    statements as possible; chunk sizes are powers of two so few statement texts are cached.
+    """
+    if not rows:
+        return
+    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    start = 0
+    while start < len(rows):
+        size = min(_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+        chunk = rows[start : start + size]
+        conn.execute(
+            f"{head} {', '.join(marks for _ in chunk)}{tail}",
+            [value for row in chunk for value in row],
+        )
+        start += size
+
+
 _COLUMNS = "id, namespace, document, created_at, updated_at, deleted_at, seq"
 
 
-class SqliteStore:
+class SqliteStore(SqliteAccounts, SqliteMaintenance):
     """SQLite behind the Store seam; all access on one writer thread with group commit."""
 
     def __init__(self, path: Path | str) -> None:
@@ -117,6 +157,7 @@ class SqliteStore:
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(SCHEMA)
+        conn.executescript(ACCOUNTS_SCHEMA)
         return conn
 
     async def open(self) -> None:
@@ -127,13 +168,17 @@ class SqliteStore:
         """Commit what is queued and close."""
         self._committer.stop()
 
-    async def save_mock(self, document: Mapping[str, Any], now: datetime) -> SavedMock:
-        """Create or overwrite, keeping created_at and seq of an existing id."""
+    async def save_mock(
+        self, document: Mapping[str, Any], now: datetime, *, outbox: Sequence[Delivery] = ()
+    ) -> SavedMock:
+        """Create or overwrite, keeping created_at and seq of an existing id (with the outbox)."""
         mock_id = str(document["id"])
         namespace = str(document.get("namespace", "sandbox"))
         body = orjson.dumps(dict(document)).decode()
+        outbox_rows = [delivery_row(d) for d in outbox]
 
         def op(conn: sqlite3.Connection) -> SavedMock:
+            insert_outbox(conn, outbox_rows)
             row = conn.execute(f"SELECT {_COLUMNS} FROM mocks WHERE id = ?", (mock_id,)).fetchone()
             before = None if row is None else _record(row)
             if before is None:
@@ -199,15 +244,23 @@ class SqliteStore:
         return await self._committer.call(op)
 
     async def set_mock_deleted(
-        self, mock_id: str, deleted_at: datetime | None, now: datetime
+        self,
+        mock_id: str,
+        deleted_at: datetime | None,
+        now: datetime,
+        *,
+        outbox: Sequence[Delivery] = (),
     ) -> MockRecord | None:
-        """Soft delete or restore."""
+        """Soft delete or restore (with the outbox, when the mock exists)."""
+        outbox_rows = [delivery_row(d) for d in outbox]
 
         def op(conn: sqlite3.Connection) -> MockRecord | None:
-            conn.execute(
+            cur = conn.execute(
                 "UPDATE mocks SET deleted_at = ?, updated_at = ? WHERE id = ?",
                 (_ts(deleted_at), _ts(now), mock_id),
             )
+            if cur.rowcount:
+                insert_outbox(conn, outbox_rows)
             row = conn.execute(f"SELECT {_COLUMNS} FROM mocks WHERE id = ?", (mock_id,)).fetchone()
             return None if row is None else _record(row)
 
@@ -270,44 +323,43 @@ class SqliteStore:
 
     async def insert_deliveries(self, deliveries: list[Delivery]) -> None:
         """Insert; committed (durable) when this returns."""
-        rows = [delivery_row(d) for d in deliveries]
-
-        def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-
-        await self._committer.call(op)
+        await self.write_deliveries(deliveries, [])
 
     async def update_deliveries(self, updates: list[DeliveryUpdate]) -> None:
         """State changes and attempts in one transaction."""
-        states = [
-            (
+        await self.write_deliveries([], updates)
+
+    async def write_deliveries(self, new: list[Delivery], updates: list[DeliveryUpdate]) -> None:
+        """Insert, then update, in one transaction; committed when this returns."""
+        # The last state of a delivery wins (one UPDATE row per delivery, in a set).
+        states = {
+            u.delivery_id: (
+                u.delivery_id,
                 u.status.value,
-                _ts(u.due_at),
-                _ts(u.finished_at),
+                ts(u.due_at),
+                ts(u.finished_at),
                 u.attempt_count,
                 u.error,
-                u.delivery_id,
             )
             for u in updates
-        ]
+        }
         attempts = [attempt_row(u.delivery_id, u.attempt) for u in updates if u.attempt is not None]
+        rows = []
+        for d in new:
+            row = delivery_row(d)
+            state = states.pop(d.id, None)
+            if state is not None:
+                # Inserted and updated in the same write: the row goes in as updated, once
+                # (an UPDATE would rewrite the whole row and its indexes again).
+                row = (*row[:8], *state[1:], *row[14:])
+            rows.append(row)
 
         def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE deliveries SET status = ?, due_at = ?, finished_at = ?, attempt_count = ?,"
-                " error = ? WHERE id = ?",
-                states,
+            _insert_rows(conn, f"INSERT INTO deliveries ({DELIVERY_COLUMNS}) VALUES", rows)
+            _insert_rows(conn, _UPDATE_STATES, list(states.values()), tail=_UPDATE_STATES_TAIL)
+            _insert_rows(
+                conn, f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES", attempts
             )
-            if attempts:
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO attempts ({ATTEMPT_COLUMNS}) VALUES"
-                    " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    attempts,
-                )
 
         await self._committer.call(op)
 
@@ -365,22 +417,33 @@ class SqliteStore:
     async def unfinished_deliveries(
         self, *, due_before: datetime | None, limit: int, exclude: frozenset[str] = frozenset()
     ) -> list[Delivery]:
-        """Not final, oldest due first."""
-        open_statuses = [s.value for s in DeliveryStatus if not s.is_final]
-        sql = (
-            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status IN"
-            f" ({', '.join('?' for _ in open_statuses)})"
-        )
-        args: list[Any] = list(open_statuses)
+        """Not final, oldest due first.
+
+        Ids are read first from a partial index of open deliveries, and whole rows only for
+        those not excluded: the caller typically excludes thousands it already holds.
+        """
+        sql = f"SELECT id FROM deliveries INDEXED BY deliveries_unfinished WHERE {_OPEN}"
+        args: list[Any] = []
         if due_before is not None:
             sql += " AND due_at <= ?"
-            args.append(_ts(due_before))
+            args.append(ts(due_before))
         sql += " ORDER BY due_at, id LIMIT ?"
         args.append(limit + len(exclude))
 
         def op(conn: sqlite3.Connection) -> list[Delivery]:
-            rows = conn.execute(sql, args).fetchall()
-            return [delivery_from_row(r) for r in rows if r[0] not in exclude][:limit]
+            wanted = [r[0] for r in conn.execute(sql, args) if r[0] not in exclude][:limit]
+            found: list[Delivery] = []
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                found.extend(
+                    delivery_from_row(r)
+                    for r in conn.execute(
+                        f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id IN ({marks})", chunk
+                    )
+                )
+            found.sort(key=lambda d: (d.due_at, d.id))
+            return found
 
         return await self._committer.call(op)
 
@@ -390,7 +453,7 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "UPDATE deliveries SET due_at = ? WHERE status = ?",
-                (_ts(now), DeliveryStatus.SCHEDULED.value),
+                (ts(now), DeliveryStatus.SCHEDULED.value),
             )
             return cur.rowcount
 
