@@ -6,20 +6,29 @@ leaves the Store and the served mocks exactly as they were.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mockback.catalog import Catalog
-from mockback.domain.errors import FieldProblem, NotFound, ValidationFailed
+from mockback.domain.access import SYSTEM, Need, Principal, no_namespace, require
+from mockback.domain.accounts import ChangeEvent
+from mockback.domain.deliveries import Delivery
+from mockback.domain.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from mockback.domain.mocks import StoreScope
 from mockback.schema.limits import Limits
 from mockback.schema.mocks import parse_mock
 from mockback.secrets import contains_mask, mask_mock, unmask_mock
 from mockback.store.base import MockQuery, MockRecord, Store
 from mockback.values import StoreValues
+
+if TYPE_CHECKING:
+    from mockback.namespaces import Namespaces
+    from mockback.notifications import Notifications
 
 
 def utcnow() -> datetime:
@@ -87,7 +96,12 @@ def _refuse_dangling_masks(data: Mapping[str, Any]) -> None:
 
 
 class Admin:
-    """Mock and store administration."""
+    """Mock and store administration.
+
+    Every method takes the caller: a mock or store of a namespace the caller does not belong
+    to answers 404, a viewer who tries a change gets 403. A change of a mock stores its change
+    webhooks' deliveries in the same transaction (``notifications``).
+    """
 
     def __init__(
         self,
@@ -98,6 +112,8 @@ class Admin:
         limits: Limits | None = None,
         strict: bool = False,
         clock: Callable[[], datetime] = utcnow,
+        notifications: Notifications | None = None,
+        namespaces: Namespaces | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -105,6 +121,11 @@ class Admin:
         self.limits = limits or Limits()
         self.strict = strict
         self.clock = clock
+        self.notifications = notifications
+        self.namespaces = namespaces
+        # Mock changes read the stored version, then write: one at a time, so the change
+        # event (create or update, before and after) is the one that is written.
+        self._writing = asyncio.Lock()
 
     async def load(self) -> None:
         """Serve every stored active mock and warm the stores."""
@@ -113,13 +134,61 @@ class Admin:
 
     # ---- mocks
 
+    def _outbox(
+        self, operation: str, caller: Principal, after: MockRecord, before: MockRecord | None
+    ) -> list[Delivery]:
+        """The change webhooks' deliveries of a mock change (both namespaces when it moved)."""
+        if self.notifications is None:
+            return []
+        data, prior = mock_view(after), None if before is None else mock_view(before)
+        names = [after.namespace]
+        if before is not None and before.namespace != after.namespace:
+            names.append(before.namespace)
+        now = self.clock()
+        return self.notifications.deliveries(
+            *(
+                ChangeEvent(
+                    operation=operation,
+                    namespace=ns,
+                    actor=caller.login,
+                    timestamp=now,
+                    data=data,
+                    before=prior,
+                )
+                for ns in names
+            )
+        )
+
+    def _announce(self, outbox: list[Delivery]) -> None:
+        if self.notifications is not None:
+            self.notifications.announce(outbox)
+
     async def save_mock(
-        self, data: Any, *, strict: bool | None = None, id_override: str | None = None
+        self,
+        data: Any,
+        *,
+        caller: Principal = SYSTEM,
+        strict: bool | None = None,
+        id_override: str | None = None,
     ) -> MockChange:
         """Create, or overwrite by id (which also restores a deleted mock)."""
+        async with self._writing:
+            return await self._save_mock(data, caller, strict, id_override)
+
+    async def _save_mock(
+        self, data: Any, caller: Principal, strict: bool | None, id_override: str | None
+    ) -> MockChange:
         mock_id = id_override or (data.get("id") if isinstance(data, Mapping) else None)
+        existing = None
         if isinstance(mock_id, str) and isinstance(data, Mapping):
             existing = await self.store.get_mock(mock_id)
+            if existing is not None and caller.role_in(existing.namespace) is None:
+                raise Conflict(
+                    f'The mock id "{mock_id}" is taken; choose another id.',
+                    (FieldProblem(field="id", problem="is taken"),),
+                )
+            if existing is not None:
+                require(caller, Need.WRITE, existing.namespace, no_namespace(existing.namespace))
             data = unmask_mock(data, None if existing is None else existing.document)
             _refuse_dangling_masks(data)
         parsed = parse_mock(
@@ -132,8 +201,24 @@ class Admin:
         # Compile before writing: template problems are warnings, but nothing may fail after
         # the write.
         compiled = self.catalog.compile(parsed, created_at=now, updated_at=now)
-        saved = await self.store.save_mock(parsed.document, now)
+        namespace = parsed.model.namespace
+        if self.namespaces is not None:
+            await self.namespaces.ensure(caller, namespace)
+        require(caller, Need.WRITE, namespace, no_namespace(namespace))
+        after = MockRecord(
+            id=parsed.id,
+            namespace=namespace,
+            document=parsed.document,
+            created_at=now if existing is None else existing.created_at,
+            updated_at=now,
+            deleted_at=None,
+            seq=0 if existing is None else existing.seq,
+        )
+        operation = "mock.create" if existing is None else "mock.update"
+        outbox = self._outbox(operation, caller, after, existing)
+        saved = await self.store.save_mock(parsed.document, now, outbox=outbox)
         self.catalog.install(saved.record)
+        self._announce(outbox)
         return MockChange(
             mock=mock_view(saved.record),
             overwritten=saved.overwritten,
@@ -141,24 +226,33 @@ class Admin:
             before=None if saved.before is None else mock_view(saved.before),
         )
 
-    async def get_mock(self, mock_id: str) -> dict[str, Any]:
+    async def get_mock(self, mock_id: str, *, caller: Principal = SYSTEM) -> dict[str, Any]:
         """One mock (deleted ones too, marked)."""
-        return mock_view(await self._record(mock_id))
+        return mock_view(await self._record(mock_id, caller, Need.READ))
 
-    async def list_mocks(self, query: MockQuery) -> tuple[list[dict[str, Any]], int]:
-        """A page of mocks."""
-        records, total = await self.store.list_mocks(query)
+    async def list_mocks(
+        self, query: MockQuery, *, caller: Principal = SYSTEM
+    ) -> tuple[list[dict[str, Any]], int]:
+        """A page of mocks (of the caller's namespaces)."""
+        if query.namespace is not None or caller.is_admin:
+            if query.namespace is not None:
+                require(caller, Need.READ, query.namespace, no_namespace(query.namespace))
+            records, total = await self.store.list_mocks(query)
+        else:
+            everything, _ = await self.store.list_mocks(replace(query, offset=0, limit=sys.maxsize))
+            mine = [r for r in everything if caller.can(Need.READ, r.namespace)]
+            records, total = mine[query.offset : query.offset + query.limit], len(mine)
         return [mock_view(r) for r in records], total
 
     async def replace_mock(
-        self, mock_id: str, data: Any, *, strict: bool | None = None
+        self, mock_id: str, data: Any, *, caller: Principal = SYSTEM, strict: bool | None = None
     ) -> MockChange:
         """PUT: replace the whole mock; it must exist."""
-        await self._record(mock_id)
-        return await self.save_mock(data, strict=strict, id_override=mock_id)
+        await self._record(mock_id, caller, Need.WRITE)
+        return await self.save_mock(data, caller=caller, strict=strict, id_override=mock_id)
 
     async def patch_mock(
-        self, mock_id: str, patch: Any, *, strict: bool | None = None
+        self, mock_id: str, patch: Any, *, caller: Principal = SYSTEM, strict: bool | None = None
     ) -> MockChange:
         """PATCH: JSON merge patch of the stored document, validated as a whole."""
         if not isinstance(patch, Mapping):
@@ -166,53 +260,109 @@ class Admin:
                 "A patch must be a JSON object.",
                 (FieldProblem(field="", problem="expected an object"),),
             )
-        record = await self._record(mock_id)
+        record = await self._record(mock_id, caller, Need.WRITE)
         if "id" in patch and patch["id"] != mock_id:
             raise ValidationFailed(
                 "The id of a mock cannot be changed.",
                 (FieldProblem(field="id", problem="cannot be changed by PATCH"),),
             )
         merged = merge_patch(dict(record.document), dict(patch))
-        return await self.save_mock(merged, strict=strict, id_override=mock_id)
+        return await self.save_mock(merged, caller=caller, strict=strict, id_override=mock_id)
 
-    async def delete_mock(self, mock_id: str) -> MockChange:
-        """Soft delete: the mock stops matching; restore brings it back."""
-        before = await self._record(mock_id)
-        now = self.clock()
-        record = await self.store.set_mock_deleted(mock_id, before.deleted_at or now, now)
-        assert record is not None
-        self.catalog.install(record)
+    async def delete_mock(self, mock_id: str, *, caller: Principal = SYSTEM) -> MockChange:
+        """Soft delete: the mock stops matching; restore brings it back.
+
+        Deleting a deleted mock changes nothing and fires nothing.
+        """
+        async with self._writing:
+            before = await self._record(mock_id, caller, Need.WRITE)
+            if before.deleted_at is not None:
+                return MockChange(
+                    mock=mock_view(before), overwritten=True, warnings=[], before=mock_view(before)
+                )
+            now = self.clock()
+            outbox = self._outbox(
+                "mock.delete", caller, replace(before, deleted_at=now, updated_at=now), before
+            )
+            record = await self.store.set_mock_deleted(mock_id, now, now, outbox=outbox)
+            assert record is not None
+            self.catalog.install(record)
+            self._announce(outbox)
         return MockChange(
             mock=mock_view(record), overwritten=True, warnings=[], before=mock_view(before)
         )
 
-    async def restore_mock(self, mock_id: str) -> MockChange:
-        """Undo a soft delete."""
-        before = await self._record(mock_id)
-        record = await self.store.set_mock_deleted(mock_id, None, self.clock())
-        assert record is not None
-        self.catalog.install(record)
+    async def restore_mock(self, mock_id: str, *, caller: Principal = SYSTEM) -> MockChange:
+        """Undo a soft delete (restoring an active mock changes nothing and fires nothing)."""
+        async with self._writing:
+            before = await self._record(mock_id, caller, Need.WRITE)
+            if before.deleted_at is None:
+                return MockChange(
+                    mock=mock_view(before), overwritten=True, warnings=[], before=mock_view(before)
+                )
+            if self.namespaces is not None:
+                await self.namespaces.ensure(caller, before.namespace)
+            now = self.clock()
+            outbox = self._outbox(
+                "mock.restore", caller, replace(before, deleted_at=None, updated_at=now), before
+            )
+            record = await self.store.set_mock_deleted(mock_id, None, now, outbox=outbox)
+            assert record is not None
+            self.catalog.install(record)
+            self._announce(outbox)
         return MockChange(
             mock=mock_view(record), overwritten=True, warnings=[], before=mock_view(before)
         )
 
-    async def _record(self, mock_id: str) -> MockRecord:
-        record = await self.store.get_mock(mock_id)
-        if record is None:
-            raise NotFound(
+    async def _record(
+        self, mock_id: str, caller: Principal = SYSTEM, need: Need = Need.READ
+    ) -> MockRecord:
+        def missing() -> NotFound:
+            return NotFound(
                 f'No mock with id "{mock_id}".',
                 (FieldProblem(field="id", problem="does not exist"),),
             )
+
+        record = await self.store.get_mock(mock_id)
+        if record is None:
+            raise missing()
+        require(caller, need, record.namespace, missing)
         return record
 
     # ---- stores
 
-    def get_values(self, scope: StoreScope, owner: str) -> dict[str, Any]:
+    async def _check_store(
+        self, caller: Principal, scope: StoreScope, owner: str, need: Need
+    ) -> None:
+        """A global store is its namespace's; a chain store is shared by its mocks' namespaces."""
+        if caller.is_admin:
+            return
+        if scope is not StoreScope.CHAIN:
+            require(caller, need, owner, no_namespace(owner))
+            return
+        mine = sorted(
+            ns for ns in await self.store.chain_namespaces(owner) if caller.role_in(ns) is not None
+        )
+        if not mine:
+            raise NotFound(
+                f'No chain store "{owner}".',
+                (FieldProblem(field="chainId", problem="does not exist"),),
+            )
+        if not any(caller.can(need, ns) for ns in mine):
+            require(caller, need, mine[0], no_namespace(mine[0]))
+
+    async def get_values(
+        self, scope: StoreScope, owner: str, *, caller: Principal = SYSTEM
+    ) -> dict[str, Any]:
         """One store's values."""
+        await self._check_store(caller, scope, owner, Need.READ)
         return self.values.snapshot(scope, owner)
 
-    async def merge_values(self, scope: StoreScope, owner: str, values: Any) -> dict[str, Any]:
+    async def merge_values(
+        self, scope: StoreScope, owner: str, values: Any, *, caller: Principal = SYSTEM
+    ) -> dict[str, Any]:
         """Merge an object into a store."""
+        await self._check_store(caller, scope, owner, Need.WRITE)
         if not isinstance(values, Mapping):
             raise ValidationFailed(
                 "Store values must be a JSON object.",
@@ -220,8 +370,11 @@ class Admin:
             )
         return await self.values.merge(scope, owner, dict(values))
 
-    async def delete_value(self, scope: StoreScope, owner: str, key: str) -> None:
+    async def delete_value(
+        self, scope: StoreScope, owner: str, key: str, *, caller: Principal = SYSTEM
+    ) -> None:
         """Remove one key; NotFound when absent."""
+        await self._check_store(caller, scope, owner, Need.WRITE)
         if not await self.values.delete(scope, owner, key):
             raise NotFound(
                 f'No key "{key}" in that store.',

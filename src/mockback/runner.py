@@ -39,6 +39,14 @@ async def serve(settings: Settings) -> None:
 
     services = build_services(settings)
     await services.start()
+    if services.generated_admin_password is not None:
+        # The only time this password exists in clear: one line on stderr, then forgotten.
+        log.warning(
+            "First admin created with a generated password; it is shown only this once",
+            login=settings.first_admin_login,
+            password=services.generated_admin_password,
+        )
+        services.generated_admin_password = None
     port = settings.port or free_port(settings.host)
     server: Any = Server(
         services.app,

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from mockback.accounts import Accounts
 from mockback.admin import Admin
+from mockback.backups import Backups, BackupVault, FileVault, MemoryVault
 from mockback.catalog import Catalog
 from mockback.contexts import ContextBuilder
+from mockback.delivery.broker_policy import address_check
 from mockback.delivery.engine import DeliveryEngine
 from mockback.delivery.outbound_policy import OutboundPolicy
 from mockback.delivery.planner import Planner, compile_callbacks
-from mockback.delivery.sender import Sender
+from mockback.delivery.sender import Sender, system_resolver
 from mockback.delivery.transports.base import Transport
 from mockback.delivery.transports.http import HttpTransport
+from mockback.delivery.transports.kafka import KafkaTransport
+from mockback.delivery.transports.rabbitmq import RabbitMQTransport
 from mockback.domain.deliveries import CallbackType
 from mockback.domain.errors import ConfigurationError, ValidationFailed
 from mockback.domain.mocks import StoreScope
 from mockback.domain.requests import RequestSnapshot
+from mockback.jobs import Cleanup, Jobs
 from mockback.logs import get_logger
 from mockback.matching import MockIndex
 from mockback.metrics import Metrics
 from mockback.mockfiles import read_mock_documents
+from mockback.namespaces import Namespaces
+from mockback.notifications import Notifications
 from mockback.request_log import RequestLog
 from mockback.schema.limits import Limits
 from mockback.serving import MockServer
@@ -75,8 +84,14 @@ class Services:
     transports: dict[CallbackType, Transport]
     sender: Sender
     engine: DeliveryEngine
+    notifications: Notifications
+    namespaces: Namespaces
+    accounts: Accounts
+    backups: Backups
+    jobs: Jobs
     app: Any = None
     started: bool = False
+    generated_admin_password: str | None = None  # shown once at start, then forgotten
     _closers: list[Any] = field(default_factory=list)
 
     def ready(self) -> bool:
@@ -89,9 +104,16 @@ class Services:
             await self.store.open()
         except Exception as exc:
             raise ConfigurationError(f"cannot open the store: {exc}") from None
+        await self.notifications.load()
         await self.admin.load()
+        await self.namespaces.adopt(set(self.index.namespaces()))
+        if self.settings.auth_mode == "token":
+            self.generated_admin_password = await self.accounts.bootstrap(
+                self.settings.first_admin_login, self.settings.first_admin_password
+            )
         await self.load_mock_files()
         await self.engine.start()
+        self.jobs.start()
         self.started = True
 
     def listening(self, host: str, port: int) -> None:
@@ -128,6 +150,7 @@ class Services:
     async def stop(self) -> None:
         """Close everything, the store last."""
         self.started = False
+        await self.jobs.stop()
         await self.engine.stop()
         for transport in self.transports.values():
             await transport.close()
@@ -151,12 +174,11 @@ def build_services(settings: Settings) -> Services:
     contexts = ContextBuilder(values, fake)
     catalog = Catalog(index, compile_callbacks, contexts.for_request)
     request_log = RequestLog(settings.request_log_size)
-    admin = Admin(
-        store=store, catalog=catalog, values=values, limits=Limits(), strict=settings.strict
-    )
     metrics = Metrics()
     transports: dict[CallbackType, Transport] = {
         CallbackType.HTTP: HttpTransport(pool_limit=max(settings.webhook_pool_size, 10)),
+        CallbackType.KAFKA: KafkaTransport(address_check=address_check(policy, system_resolver)),
+        CallbackType.RABBITMQ: RabbitMQTransport(),
     }
     sender = Sender(
         transports=transports,
@@ -167,7 +189,32 @@ def build_services(settings: Settings) -> Services:
     engine = DeliveryEngine(
         store=store, sender=sender, pool_size=settings.webhook_pool_size, metrics=metrics
     )
-    planner = Planner(store=store, engine=engine)
+    planner = Planner(engine=engine)
+    notifications = Notifications(store=store, intake=engine, fake=fake)
+    namespaces = Namespaces(store=store, notifications=notifications, catalog=catalog)
+    admin = Admin(
+        store=store,
+        catalog=catalog,
+        values=values,
+        limits=Limits(),
+        strict=settings.strict,
+        notifications=notifications,
+        namespaces=namespaces,
+    )
+    accounts = Accounts(
+        store=store, notifications=notifications, login_ttl=float(settings.login_token_ttl)
+    )
+    vault: BackupVault = MemoryVault() if settings.ephemeral else FileVault(settings.backups_dir)
+    backups = Backups(
+        store=store, vault=vault, notifications=notifications, catalog=catalog, values=values
+    )
+    jobs = Jobs(
+        jobs={"cleanup": Cleanup(store=store, retention=timedelta(days=settings.retention_days))},
+        store=store,
+        notifications=notifications,
+        scheduled=("cleanup",),
+        interval=float(settings.cleanup_interval),
+    )
     server = MockServer(
         index=index,
         values=values,
@@ -192,6 +239,11 @@ def build_services(settings: Settings) -> Services:
         transports=transports,
         sender=sender,
         engine=engine,
+        notifications=notifications,
+        namespaces=namespaces,
+        accounts=accounts,
+        backups=backups,
+        jobs=jobs,
     )
     admin_app, patterns = build_admin_app(
         admin=admin,
@@ -202,6 +254,12 @@ def build_services(settings: Settings) -> Services:
         store=store,
         engine=engine,
         metrics=metrics,
+        auth_mode=settings.auth_mode,
+        accounts=accounts,
+        namespaces_service=namespaces,
+        notifications=notifications,
+        backups_service=backups,
+        jobs_service=jobs,
     )
     services.app = Dispatcher(
         admin=admin_app,

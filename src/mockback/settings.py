@@ -42,8 +42,16 @@ class Settings:
     auth_mode: str = "off"  # AUTH_MODE: off | token
     first_admin_login: str = "admin"  # FIRST_ADMIN_LOGIN
     first_admin_password: str | None = field(default=None, repr=False)  # FIRST_ADMIN_PASSWORD
+    login_token_ttl: int = 86_400  # seconds a POST /api/v1/login token stays valid
+    retention_days: int = 7  # cleanup purges what ended (or was soft-deleted) longer ago
+    cleanup_interval: int = 3600  # seconds between scheduled cleanups; 0: never scheduled
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment as read at start: ``env:NAME`` secrets are looked up here."""
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where backups are written when the data is on disk."""
+        return self.data_dir / "backups"
 
     @property
     def sqlite_path(self) -> Path:
@@ -77,6 +85,9 @@ _ENV: dict[str, tuple[str, ...]] = {
     "auth_mode": ("AUTH_MODE", "MOCKBACK_AUTH_MODE"),
     "first_admin_login": ("FIRST_ADMIN_LOGIN",),
     "first_admin_password": ("FIRST_ADMIN_PASSWORD",),
+    "login_token_ttl": ("MOCKBACK_LOGIN_TOKEN_TTL",),
+    "retention_days": ("MOCKBACK_RETENTION_DAYS",),
+    "cleanup_interval": ("MOCKBACK_CLEANUP_INTERVAL",),
 }
 
 
@@ -127,6 +138,12 @@ def validate(settings: Settings) -> None:
         raise ConfigurationError("WEBHOOK_POOL_SIZE must be at least 1")
     if settings.auth_mode not in {"off", "token"}:
         raise ConfigurationError(f"AUTH_MODE {settings.auth_mode!r} must be off or token")
+    if settings.login_token_ttl < 1:
+        raise ConfigurationError("MOCKBACK_LOGIN_TOKEN_TTL must be at least 1 (seconds)")
+    if settings.retention_days < 0:
+        raise ConfigurationError("MOCKBACK_RETENTION_DAYS must be 0 or more")
+    if settings.cleanup_interval < 0:
+        raise ConfigurationError("MOCKBACK_CLEANUP_INTERVAL must be 0 (off) or more seconds")
     if settings.max_callback_depth < 1:
         raise ConfigurationError("MOCKBACK_MAX_CALLBACK_DEPTH must be at least 1")
     if settings.db and not settings.db.startswith(("postgresql://", "postgres://", "sqlite:")):

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.routing import Route
@@ -15,7 +15,20 @@ import mockback
 from mockback.admin import Admin
 from mockback.matching import MockIndex
 from mockback.request_log import RequestLog
-from mockback.web.admin import deliveries, errors, health, mocks, requests, stores
+from mockback.web.admin import (
+    auth,
+    backups,
+    deliveries,
+    errors,
+    health,
+    jobs,
+    mocks,
+    namespaces,
+    requests,
+    stores,
+    users,
+    webhooks,
+)
 from mockback.web.admin.limit import BodyLimit
 
 
@@ -30,8 +43,18 @@ def build_admin_app(
     engine: Any,
     metrics: Any,
     extra_routers: list[Any] | None = None,
+    auth_mode: str = "off",
+    accounts: Any = None,
+    namespaces_service: Any = None,
+    notifications: Any = None,
+    backups_service: Any = None,
+    jobs_service: Any = None,
 ) -> tuple[Any, list[re.Pattern[str]]]:
-    """The admin ASGI app (body limit applied) and the regexes of its paths."""
+    """The admin ASGI app (body limit applied) and the regexes of its paths.
+
+    Every router but health and login gets the caller dependency, so with AUTH_MODE=token no
+    admin route is open by mistake.
+    """
     app = FastAPI(
         title="Mockback admin API",
         version=mockback.__version__,
@@ -44,17 +67,33 @@ def build_admin_app(
     app.state.store = store
     app.state.engine = engine
     app.state.metrics = metrics
+    app.state.auth_mode = auth_mode
+    app.state.accounts = accounts
+    app.state.namespaces = namespaces_service
+    app.state.notifications = notifications
+    app.state.backups = backups_service
+    app.state.jobs = jobs_service
     errors.install(app)
-    routers = [
+    auth.install(app)
+    open_routers = [health.router, auth.public_router]
+    guarded = [
         mocks.router,
         requests.router,
         stores.router,
         deliveries.router,
-        health.router,
+        namespaces.router,
+        users.router,
+        auth.router,
+        webhooks.router,
+        backups.router,
+        jobs.router,
         *(extra_routers or []),
     ]
-    for router in routers:
+    for router in open_routers:
         app.include_router(router)
+    for router in guarded:
+        app.include_router(router, dependencies=[Depends(auth.current_caller)])
+    routers = [*open_routers, *guarded]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
