@@ -221,7 +221,31 @@ def _documents(client: Client, namespaces: list[str]) -> list[dict[str, Any]]:
     return sorted(found, key=lambda m: str(m["id"]))
 
 
+HOOK = {
+    "id": "t-audit",
+    "operation": "mock.create",
+    "url": "https://hooks.example.com/audit",
+    "enabled": False,
+    "body": {"who": "$.event.actor"},
+}
+SIGNED = {
+    "id": "t-signed",
+    "operation": "*",
+    "url": "https://hooks.example.com/signed",
+    "enabled": False,
+    "signing": {"scheme": "standard-webhooks", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+}
+ADMIN_HOOK = {
+    "id": "t-admin",
+    "operation": "namespace.create",
+    "url": "https://hooks.example.com/admin",
+    "enabled": False,
+}
+
+
 def _seed_transfer(client: Client) -> None:
+    client.namespaces.create("t-ns", description="Team namespace")
+    client.namespaces.create("t-other", description="Another one")
     client.mocks.create(
         {
             "id": "t-1",
@@ -236,23 +260,66 @@ def _seed_transfer(client: Client) -> None:
     )  # fmt: skip
     client.stores.global_("t-ns").set(k="v")
     client.stores.chain("t-chain").set(step=1)
+    client.webhooks.namespace("t-ns").save(HOOK)
+    client.webhooks.namespace("t-ns").save(SIGNED)
+    client.webhooks.admin().save(ADMIN_HOOK)
+
+
+def _unseed_transfer(client: Client) -> None:
+    for ns in ("t-ns", "t-other"):
+        client.namespaces.delete(ns)
+    client.webhooks.admin().delete("t-admin")
+
+
+def _hooks(client: Client, namespace: str | None) -> list[dict[str, Any]]:
+    where = client.webhooks.admin() if namespace is None else client.webhooks.namespace(namespace)
+    return [
+        {k: v for k, v in w.items() if k not in ("createdAt", "updatedAt")} for w in where.list()
+    ]
+
+
+def _described(client: Client) -> dict[str, str]:
+    return {
+        n["name"]: n["description"]
+        for n in client.namespaces.list()
+        if n["name"] in ("t-ns", "t-other")
+    }
 
 
 @pytest.mark.parametrize(
-    ("output", "fmt"),
+    ("output", "fmt", "everything"),
     [
-        (None, None),  # JSON on stdout
-        ("export.yaml", None),  # YAML by the file name
-        ("export.txt", "yaml"),  # YAML by --format
-        ("folder/", None),  # one JSON file per namespace
+        (None, None, False),  # JSON on stdout, two namespaces named
+        ("export.yaml", None, True),  # YAML by the file name, the whole server
+        ("export.txt", "yaml", False),  # YAML by --format, two namespaces named
+        ("folder/", None, True),  # one JSON file per namespace, and one for admin webhooks
     ],
 )
 def test_export_then_import_into_an_empty_server(
-    server: MockbackServer, client: Client, tmp_path: Path, output: str | None, fmt: str | None
+    server: MockbackServer,
+    client: Client,
+    tmp_path: Path,
+    output: str | None,
+    fmt: str | None,
+    everything: bool,
 ) -> None:
-    """An export imported into an empty server reproduces the mocks and stores; twice is harmless."""
+    """An export imported into an empty server reproduces namespaces, mocks, stores, webhooks."""
     _seed_transfer(client)
-    args = ["export", "-n", "t-ns", "-n", "t-other"]
+    try:
+        _export_then_import(server, client, tmp_path, output, fmt, everything)
+    finally:
+        _unseed_transfer(client)
+
+
+def _export_then_import(
+    server: MockbackServer,
+    client: Client,
+    tmp_path: Path,
+    output: str | None,
+    fmt: str | None,
+    everything: bool,
+) -> None:
+    args = ["export"] if everything else ["export", "-n", "t-ns", "-n", "t-other"]
     if output is not None:
         args += ["-o", f"{tmp_path}/{output}"]
     if fmt is not None:
@@ -265,22 +332,29 @@ def test_export_then_import_into_an_empty_server(
         source = tmp_path / output
         assert out == ""
     if output == "folder/":
-        assert sorted(p.name for p in source.iterdir()) == ["t-ns.json", "t-other.json"]
+        names = {p.name for p in source.iterdir()}
+        assert {"t-ns.json", "t-other.json", "@admin.json"} <= names
     elif output is not None:
-        assert yaml.safe_load(source.read_text())["format"] == "mockback-export"
+        exported = yaml.safe_load(source.read_text())
+        assert exported["format"] == "mockback-export"
+        signed = exported["changeWebhooks"]["namespace"]["t-ns"][1]
+        assert signed["signing"]["secret"] == "********", "secrets stay masked"
     with MockbackServer() as empty, empty.client() as target:
-        first = ok(run(empty, "import", str(source)))
-        assert first.startswith("Imported 2 mocks (2 created, 0 overwritten) and 2 store values")
+        first = run(empty, "import", str(source))
+        assert ok(first).startswith("Imported 2 mocks (2 created, 0 overwritten), 2 store values")
+        assert 'namespace t-ns webhook "t-signed" was not imported' in first.stderr
         second = json.loads(ok(run(empty, "import", str(source), "--json")))
-        assert second["overwritten"] == ["t-1", "t-2"] or sorted(second["overwritten"]) == [
-            "t-1",
-            "t-2",
-        ]
-        assert second["created"] == []
+        assert sorted(second["overwritten"]) == ["t-1", "t-2"]
+        assert second["created"] == [] and second["namespaces"] == []
+        assert _described(target) == _described(client)
         assert _documents(target, ["t-ns", "t-other"]) == _documents(client, ["t-ns", "t-other"])
         assert target.stores.global_("t-ns").get() == {"k": "v"}
         assert target.stores.chain("t-chain").get() == {"step": 1}
         assert httpx.get(f"{empty.url}/stubs/t-ns/t/1").json() == {"a": 1}
+        source_hooks = [h for h in _hooks(client, "t-ns") if h["id"] != "t-signed"]
+        assert _hooks(target, "t-ns") == source_hooks
+        admin = [h for h in _hooks(client, None) if h["id"] == "t-admin"] if everything else []
+        assert [h for h in _hooks(target, None) if h["id"] == "t-admin"] == admin
 
 
 def test_import_stops_at_a_refused_mock(

@@ -1,4 +1,4 @@
-"""Export documents: splitting per namespace, reading mocks, and what an import sends."""
+"""Export documents: splitting per namespace, reading mocks, namespaces, webhooks, imports."""
 
 from __future__ import annotations
 
@@ -11,9 +11,14 @@ import pytest
 from mockback.client import Client
 from mockback.client.files import Format, dump
 from mockback.client.transfer import (
+    ADMIN_PART,
     FORMAT,
+    MASK,
     VERSION,
     ImportReport,
+    Scope,
+    WebhooksSection,
+    export_document,
     import_document,
     mocks_of,
     split_by_namespace,
@@ -22,7 +27,7 @@ from mockback.client.transfer import (
 EXPORT: dict[str, Any] = {
     "format": FORMAT,
     "version": VERSION,
-    "namespaces": ["payments", "sandbox"],
+    "namespaces": [{"name": "payments", "description": "Pay"}, "sandbox"],
     "mocks": [
         {"id": "a", "namespace": "sandbox", "http": {"route": "/a"}},
         {"id": "b", "namespace": "payments", "chainId": "checkout", "http": {"route": "/b"}},
@@ -42,7 +47,7 @@ def test_split_by_namespace_gives_complete_documents() -> None:
     assert parts["payments"] == {
         "format": FORMAT,
         "version": VERSION,
-        "namespaces": ["payments"],
+        "namespaces": [{"name": "payments", "description": "Pay"}],
         "mocks": [EXPORT["mocks"][1]],
         "stores": {"global": {"payments": {"p": 2}}, "chain": {"checkout": {"order": "o-1"}}},
     }
@@ -81,6 +86,8 @@ class FakeServer:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body: Any = orjson.loads(request.content) if request.content else None
         self.calls.append((request.method, request.url.path, body))
+        if request.url.path == "/api/v1/namespaces" and request.method == "GET":
+            return httpx.Response(200, content=b'{"items": [{"name": "sandbox"}], "total": 1}')
         if request.url.path == "/api/v1/mocks":
             overwritten = body["id"] in self.ids
             self.ids.add(body["id"])
@@ -94,17 +101,20 @@ class FakeServer:
 def test_import_saves_mocks_reapplies_deletion_and_sets_stores() -> None:
     """An import creates or overwrites each mock, deletes those exported as deleted, sets stores."""
     server = FakeServer()
-    document = {**EXPORT, "changeWebhooks": []}
+    document = {**EXPORT, "laterThings": []}
     with Client(transport=httpx.MockTransport(server)) as client:
         report = import_document(client, document)
     sent = [(m, p) for m, p, _ in server.calls]
+    assert sent[:2] == [("GET", "/api/v1/namespaces"), ("POST", "/api/v1/namespaces")]
+    assert server.calls[1][2] == {"name": "payments", "description": "Pay"}
+    sent = sent[2:]
     assert sent[:4] == [
         ("POST", "/api/v1/mocks"),
         ("POST", "/api/v1/mocks"),
         ("POST", "/api/v1/mocks"),
         ("DELETE", "/api/v1/mocks/c"),
     ]
-    assert server.calls[2][2] == {"id": "c", "http": {"route": "/c"}}, "deleted is not sent"
+    assert server.calls[4][2] == {"id": "c", "http": {"route": "/c"}}, "deleted is not sent"
     assert sorted(sent[4:]) == [
         ("POST", "/api/v1/stores/chain/checkout"),
         ("POST", "/api/v1/stores/chain/other"),
@@ -116,7 +126,9 @@ def test_import_saves_mocks_reapplies_deletion_and_sets_stores() -> None:
         overwritten=["b"],
         deleted=["c"],
         written={"stores": 4},
-        skipped=["changeWebhooks"],
+        namespaces=["payments"],
+        skipped=["laterThings"],
+        step='"stores"',
     )
 
 
@@ -129,3 +141,155 @@ def test_import_refuses_a_newer_export() -> None:
     ):
         import_document(client, {**EXPORT, "version": VERSION + 1})
     assert server.calls == []
+
+
+HOOK = {"id": "audit", "operation": "mock.create", "url": "https://hooks.example.com/a"}
+SIGNED = {**HOOK, "id": "signed", "signing": {"scheme": "standard-webhooks", "secret": MASK}}
+
+
+class Server:
+    """An admin API in memory: namespaces and change webhooks, recording every call."""
+
+    def __init__(
+        self,
+        namespaces: dict[str, str],
+        hooks: dict[str, list[dict[str, Any]]],
+        *,
+        admin: bool = True,
+    ) -> None:
+        self.namespaces = namespaces  # name -> description
+        self.hooks = hooks  # namespace (or "@admin") -> webhooks as the server shows them
+        self.admin = admin  # whether the caller may read admin webhooks
+        self.calls: list[tuple[str, str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body: Any = orjson.loads(request.content) if request.content else None
+        path = request.url.path
+        self.calls.append((request.method, path, body))
+        if path == "/api/v1/mocks" and request.method == "GET":
+            return self._json({"items": [], "total": 0, "offset": 0, "limit": 1000})
+        if path == "/api/v1/namespaces":
+            if request.method == "POST":
+                self.namespaces[body["name"]] = body.get("description", "")
+                return self._json(body, 201)
+            items = [{"name": n, "description": d} for n, d in sorted(self.namespaces.items())]
+            return self._json({"items": items, "total": len(items)})
+        if path.startswith("/api/v1/namespaces/") and request.method == "PATCH":
+            self.namespaces[path.rsplit("/", 1)[1]] = body["description"]
+            return self._json(body)
+        if path.endswith("/webhooks"):
+            owner = "@admin" if path == "/api/v1/admin/webhooks" else path.split("/")[4]
+            if owner == "@admin" and not self.admin:
+                return self._json({"error": "Admins only.", "details": []}, 403)
+            if owner != "@admin" and owner not in self.namespaces:
+                return self._json({"error": "No such namespace.", "details": []}, 404)
+            if request.method == "POST":
+                return self._json(body)
+            items = self.hooks.get(owner, [])
+            return self._json({"items": items, "total": len(items)})
+        return self._json({})
+
+    @staticmethod
+    def _json(value: Any, status: int = 200) -> httpx.Response:
+        return httpx.Response(status, content=orjson.dumps(value))
+
+    def saved(self) -> list[tuple[str, str]]:
+        """(path, webhook id) of every webhook POSTed."""
+        return [(p, b["id"]) for m, p, b in self.calls if m == "POST" and p.endswith("/webhooks")]
+
+
+def test_export_lists_namespaces_with_descriptions_and_webhooks() -> None:
+    """An export of everything names the server's namespaces and carries both kinds of webhook."""
+    shown = {**HOOK, "namespace": "team", "createdAt": "t", "updatedAt": "t"}
+    server = Server({"sandbox": "", "team": "The team"}, {"team": [shown], "@admin": [SIGNED]})
+    with Client(transport=httpx.MockTransport(server)) as client:
+        document = export_document(client)
+    assert document["namespaces"] == [
+        {"name": "sandbox", "description": ""},
+        {"name": "team", "description": "The team"},
+    ]
+    assert document["changeWebhooks"] == {"namespace": {"team": [HOOK]}, "admin": [SIGNED]}
+
+
+@pytest.mark.parametrize(
+    ("scope", "admin", "expected"),
+    [
+        # named namespaces: no admin webhooks, an unknown namespace is left out
+        (Scope(namespaces=("absent", "team"), chain_ids=()), True, {"namespace": {"team": [HOOK]}}),
+        # everything, by an admin
+        (
+            Scope(namespaces=("team",), chain_ids=(), server_wide=True),
+            True,
+            {"namespace": {"team": [HOOK]}, "admin": [HOOK]},
+        ),
+        # everything, by a user who may not read admin webhooks
+        (
+            Scope(namespaces=("team",), chain_ids=(), server_wide=True),
+            False,
+            {"namespace": {"team": [HOOK]}},
+        ),
+    ],
+)
+def test_webhooks_collected_per_scope(scope: Scope, admin: bool, expected: Any) -> None:
+    """Admin webhooks come with server-wide exports only, and only when the caller may read them."""
+    server = Server({"team": ""}, {"team": [HOOK], "@admin": [HOOK]}, admin=admin)
+    with Client(transport=httpx.MockTransport(server)) as client:
+        assert WebhooksSection().collect(client, scope) == expected
+
+
+def test_import_skips_a_masked_webhook_the_target_lacks() -> None:
+    """A masked webhook is saved where its id exists and skipped, with a warning, where not."""
+    server = Server({"team": ""}, {"team": [SIGNED]})
+    value = {
+        "namespace": {"team": [HOOK, SIGNED]},
+        "admin": [SIGNED, {**HOOK, "operation": "user.create"}],
+    }
+    warnings: list[str] = []
+    with Client(transport=httpx.MockTransport(server)) as client:
+        written = WebhooksSection().apply(client, value, warnings.append)
+    assert server.saved() == [
+        ("/api/v1/namespaces/team/webhooks", "audit"),
+        ("/api/v1/namespaces/team/webhooks", "signed"),
+        ("/api/v1/admin/webhooks", "audit"),
+    ]
+    assert written == 3
+    assert len(warnings) == 1
+    assert 'admin webhook "signed" was not imported' in warnings[0] and MASK in warnings[0]
+
+
+def test_import_creates_or_describes_namespaces_before_mocks() -> None:
+    """Missing namespaces are created, changed descriptions set, equal ones left alone."""
+    server = Server({"sandbox": "", "team": "old"}, {})
+    document = {
+        "format": "mockback-export",
+        "version": 1,
+        "namespaces": ["sandbox", {"name": "team", "description": "new"}, {"name": "ops"}],
+        "mocks": [],
+    }
+    with Client(transport=httpx.MockTransport(server)) as client:
+        report = import_document(client, document)
+    assert report.namespaces == ["team", "ops"]
+    assert server.namespaces == {"sandbox": "", "team": "new", "ops": ""}
+    assert [(m, p) for m, p, _ in server.calls if m != "GET"] == [
+        ("PATCH", "/api/v1/namespaces/team"),
+        ("POST", "/api/v1/namespaces"),
+    ]
+    assert report == ImportReport(namespaces=["team", "ops"], step='"namespaces"')
+
+
+def test_split_puts_admin_webhooks_in_their_own_part() -> None:
+    """A folder export keeps each namespace's webhooks with it and admin webhooks apart."""
+    document = {
+        "format": "mockback-export",
+        "version": 1,
+        "namespaces": [{"name": "team", "description": "T"}, {"name": "ops"}],
+        "mocks": [],
+        "changeWebhooks": {"namespace": {"team": [HOOK]}, "admin": [SIGNED]},
+    }
+    parts = split_by_namespace(document)
+    assert sorted(parts) == [ADMIN_PART, "ops", "team"]
+    assert parts["team"]["namespaces"] == [{"name": "team", "description": "T"}]
+    assert parts["team"]["changeWebhooks"] == {"namespace": {"team": [HOOK]}}
+    assert "changeWebhooks" not in parts["ops"]
+    assert parts[ADMIN_PART]["changeWebhooks"] == {"admin": [SIGNED]}
+    assert parts[ADMIN_PART]["namespaces"] == [] and parts[ADMIN_PART]["mocks"] == []

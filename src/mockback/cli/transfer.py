@@ -1,4 +1,4 @@
-"""``mockback export`` and ``mockback import``: mocks and stores to and from JSON/YAML files."""
+"""``mockback export`` and ``mockback import``: namespaces, mocks, stores and change webhooks."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def export(
     fmt: str | None,
     include_deleted: bool,
 ) -> None:
-    """Export mocks and stores of one or all namespaces."""
+    """Export namespaces, mocks, stores and change webhooks of one or all namespaces."""
     from mockback.client import files
     from mockback.client.transfer import export_document, split_by_namespace
 
@@ -84,7 +84,7 @@ def export(
 def import_(ctx: click.Context, source: Path, strict: bool | None, as_json: bool) -> None:
     """Import an export (or mock files): create or overwrite by id; running it again is harmless."""
     from mockback.client import ApiError, files
-    from mockback.client.transfer import ImportReport, import_document, mocks_of
+    from mockback.client.transfer import ImportReport, import_document
 
     try:
         documents = files.read_all(source)
@@ -93,18 +93,13 @@ def import_(ctx: click.Context, source: Path, strict: bool | None, as_json: bool
     report = ImportReport()
     with connect(ctx) as client:
         for path, document in documents:
-            done = len(report.created) + len(report.overwritten)
             try:
                 import_document(client, document, strict=strict, report=report)
             except ApiError as exc:
-                index = len(report.created) + len(report.overwritten) - done
-                mocks = mocks_of(document)
-                which = f"mock {index}" if index < len(mocks) else "stores"
-                if index < len(mocks) and isinstance(mocks[index], dict) and "id" in mocks[index]:
-                    which += f' (id "{mocks[index]["id"]}")'
+                saved = len(report.created) + len(report.overwritten)
                 fail(
-                    f"{path}: {which}: {exc.message} (HTTP {exc.status_code}); "
-                    f"{done + index} mock(s) were saved before it, importing again is safe",
+                    f"{path}: {report.step}: {exc.message} (HTTP {exc.status_code}); "
+                    f"{saved} mock(s) were saved before it, importing again is safe",
                     details=[f"{d.field or 'body'}: {d.problem}" for d in exc.details],
                 )
             except ValueError as exc:
@@ -120,16 +115,24 @@ def import_(ctx: click.Context, source: Path, strict: bool | None, as_json: bool
                 "overwritten": report.overwritten,
                 "deleted": report.deleted,
                 "written": report.written,
+                "namespaces": report.namespaces,
                 "warnings": report.warnings,
                 "skipped": report.skipped,
             }
         )
         return
     saved = len(report.created) + len(report.overwritten)
-    values = sum(report.written.values())
+    values = report.written.get("stores", 0)
+    hooks = report.written.get("changeWebhooks", 0)
     click.echo(
         f"Imported {saved} mock{'s' if saved != 1 else ''} "
         f"({len(report.created)} created, {len(report.overwritten)} overwritten"
         + (f", {len(report.deleted)} deleted" if report.deleted else "")
-        + f") and {values} store value{'s' if values != 1 else ''} from {source}"
+        + f"), {values} store value{'s' if values != 1 else ''} "
+        f"and {hooks} change webhook{'s' if hooks != 1 else ''} from {source}"
+        + (
+            f"; namespaces created or changed: {', '.join(report.namespaces)}"
+            if report.namespaces
+            else ""
+        )
     )

@@ -44,6 +44,8 @@ class AsyncClient:
         self.deliveries = AsyncDeliveries(self)  # callbacks fired
         self.stores = AsyncStores(self)  # global and chain stores
         self.requests = AsyncRequests(self)  # the served and unmatched request logs
+        self.namespaces = AsyncNamespaces(self)  # list, create, change and delete namespaces
+        self.webhooks = AsyncWebhooks(self)  # change webhooks of a namespace, and admin webhooks
 
     async def send(self, call: Call[T]) -> T:
         """Make one admin API call and return its result."""
@@ -290,3 +292,68 @@ class AsyncRequests:
     async def clear(self) -> None:
         """Forget both request logs."""
         await self._client.send(calls.clear_requests())
+
+
+class AsyncNamespaces:
+    """``client.namespaces``: ``{"name", "description", "createdAt"}`` documents."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list(self) -> list[dict[str, Any]]:
+        """The caller's namespaces (admins: all), by name."""
+        return await self._client.send(calls.list_namespaces())
+
+    async def get(self, name: str) -> dict[str, Any]:
+        """One namespace."""
+        return await self._client.send(calls.get_namespace(name))
+
+    async def create(self, name: str, *, description: str | None = None) -> dict[str, Any]:
+        """Create a namespace (admins; Conflict when it exists)."""
+        return await self._client.send(calls.create_namespace(name, description=description))
+
+    async def update(self, name: str, *, description: str) -> dict[str, Any]:
+        """Change a namespace's description (owners and admins)."""
+        return await self._client.send(calls.update_namespace(name, description=description))
+
+    async def delete(self, name: str) -> dict[str, Any]:
+        """Delete a namespace: members and webhooks go, its mocks are soft-deleted (admins)."""
+        return await self._client.send(calls.delete_namespace(name))
+
+
+class AsyncWebhookSet:
+    """The change webhooks of one namespace, or the admin webhooks."""
+
+    def __init__(self, client: AsyncClient, namespace: str | None) -> None:
+        self._client = client
+        self.namespace = namespace  # the namespace, or None for the admin webhooks
+
+    async def list(self) -> list[dict[str, Any]]:
+        """Every webhook, oldest first; signing secrets masked."""
+        return await self._client.send(calls.list_webhooks(self.namespace))
+
+    async def save(self, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a webhook, or replace the one with the same id (a masked secret is kept)."""
+        return await self._client.send(calls.save_webhook(self.namespace, webhook))
+
+    async def delete(self, webhook_id: str) -> None:
+        """Remove one (NotFound when absent)."""
+        await self._client.send(calls.delete_webhook(self.namespace, webhook_id))
+
+    def __repr__(self) -> str:
+        return f"AsyncWebhookSet({self.namespace!r})"
+
+
+class AsyncWebhooks:
+    """``client.webhooks``: ``namespace(ns)`` and ``admin()`` change webhooks."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    def namespace(self, namespace: str) -> AsyncWebhookSet:
+        """The change webhooks of one namespace."""
+        return AsyncWebhookSet(self._client, namespace)
+
+    def admin(self) -> AsyncWebhookSet:
+        """The admin (server-wide) change webhooks."""
+        return AsyncWebhookSet(self._client, None)

@@ -302,6 +302,76 @@ def delete_store_key(scope: str, owner: str, key: str) -> Call[None]:
     return Call(method="DELETE", path=f"{path}/{_seg(key)}", params=params, parse=_nothing)
 
 
+# ---- namespaces
+
+
+def _items(data: Any) -> list[dict[str, Any]]:
+    return [dict(item) for item in data["items"]]
+
+
+def list_namespaces() -> Call[list[dict[str, Any]]]:
+    """GET /api/v1/namespaces: the caller's namespaces (admins: all), by name."""
+    return Call(method="GET", path="/api/v1/namespaces", parse=_items)
+
+
+def get_namespace(name: str) -> Call[dict[str, Any]]:
+    """GET /api/v1/namespaces/{ns}: one namespace."""
+    return Call(method="GET", path=f"/api/v1/namespaces/{_seg(name)}", parse=dict)
+
+
+def create_namespace(name: str, *, description: str | None = None) -> Call[dict[str, Any]]:
+    """POST /api/v1/namespaces: a new namespace (Conflict when it exists)."""
+    body: dict[str, Any] = {"name": name}
+    if description is not None:
+        body["description"] = description
+    return Call(method="POST", path="/api/v1/namespaces", body=_json(body), parse=dict)
+
+
+def update_namespace(name: str, *, description: str) -> Call[dict[str, Any]]:
+    """PATCH /api/v1/namespaces/{ns}: change the description."""
+    return Call(
+        method="PATCH",
+        path=f"/api/v1/namespaces/{_seg(name)}",
+        body=_json({"description": description}),
+        parse=dict,
+    )
+
+
+def delete_namespace(name: str) -> Call[dict[str, Any]]:
+    """DELETE /api/v1/namespaces/{ns}: members and webhooks go, mocks are soft-deleted."""
+    return Call(method="DELETE", path=f"/api/v1/namespaces/{_seg(name)}", parse=dict)
+
+
+# ---- change webhooks
+
+
+def _webhooks_path(namespace: str | None) -> str:
+    if namespace is None:
+        return "/api/v1/admin/webhooks"
+    return f"/api/v1/namespaces/{_seg(namespace)}/webhooks"
+
+
+def list_webhooks(namespace: str | None) -> Call[list[dict[str, Any]]]:
+    """GET the change webhooks of a namespace, or the admin webhooks (None); secrets masked."""
+    return Call(method="GET", path=_webhooks_path(namespace), parse=_items)
+
+
+def save_webhook(namespace: str | None, webhook: Mapping[str, Any]) -> Call[dict[str, Any]]:
+    """POST: create a change webhook, or replace the one with the same id."""
+    return Call(
+        method="POST", path=_webhooks_path(namespace), body=_json(dict(webhook)), parse=dict
+    )
+
+
+def delete_webhook(namespace: str | None, webhook_id: str) -> Call[None]:
+    """DELETE one change webhook of a namespace, or an admin webhook (None)."""
+    return Call(
+        method="DELETE",
+        path=f"{_webhooks_path(namespace)}/{_seg(webhook_id)}",
+        parse=_nothing,
+    )
+
+
 # ---- request logs and health
 
 

@@ -69,6 +69,8 @@ class Client:
         self.deliveries = Deliveries(self)  # callbacks fired: list, show, wait, redeliver, flush
         self.stores = Stores(self)  # global and chain stores
         self.requests = Requests(self)  # the served and unmatched request logs
+        self.namespaces = Namespaces(self)  # list, create, change and delete namespaces
+        self.webhooks = Webhooks(self)  # change webhooks of a namespace, and admin webhooks
 
     def send(self, call: Call[T]) -> T:
         """Make one admin API call and return its result (lower level than the resources)."""
@@ -321,3 +323,68 @@ class Requests:
     def clear(self) -> None:
         """Forget both request logs."""
         self._client.send(calls.clear_requests())
+
+
+class Namespaces:
+    """``client.namespaces``: ``{"name", "description", "createdAt"}`` documents."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> list[dict[str, Any]]:
+        """The caller's namespaces (admins: all), by name."""
+        return self._client.send(calls.list_namespaces())
+
+    def get(self, name: str) -> dict[str, Any]:
+        """One namespace."""
+        return self._client.send(calls.get_namespace(name))
+
+    def create(self, name: str, *, description: str | None = None) -> dict[str, Any]:
+        """Create a namespace (admins; Conflict when it exists)."""
+        return self._client.send(calls.create_namespace(name, description=description))
+
+    def update(self, name: str, *, description: str) -> dict[str, Any]:
+        """Change a namespace's description (owners and admins)."""
+        return self._client.send(calls.update_namespace(name, description=description))
+
+    def delete(self, name: str) -> dict[str, Any]:
+        """Delete a namespace: members and webhooks go, its mocks are soft-deleted (admins)."""
+        return self._client.send(calls.delete_namespace(name))
+
+
+class WebhookSet:
+    """The change webhooks of one namespace, or the admin webhooks."""
+
+    def __init__(self, client: Client, namespace: str | None) -> None:
+        self._client = client
+        self.namespace = namespace  # the namespace, or None for the admin webhooks
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every webhook, oldest first; signing secrets masked."""
+        return self._client.send(calls.list_webhooks(self.namespace))
+
+    def save(self, webhook: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a webhook, or replace the one with the same id (a masked secret is kept)."""
+        return self._client.send(calls.save_webhook(self.namespace, webhook))
+
+    def delete(self, webhook_id: str) -> None:
+        """Remove one (NotFound when absent)."""
+        self._client.send(calls.delete_webhook(self.namespace, webhook_id))
+
+    def __repr__(self) -> str:
+        return f"WebhookSet({self.namespace!r})"
+
+
+class Webhooks:
+    """``client.webhooks``: ``namespace(ns)`` and ``admin()`` change webhooks."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def namespace(self, namespace: str) -> WebhookSet:
+        """The change webhooks of one namespace."""
+        return WebhookSet(self._client, namespace)
+
+    def admin(self) -> WebhookSet:
+        """The admin (server-wide) change webhooks."""
+        return WebhookSet(self._client, None)
