@@ -351,7 +351,7 @@ class SqliteStore(SqliteAccounts, SqliteMaintenance):
             if state is not None:
                 # Inserted and updated in the same write: the row goes in as updated, once
                 # (an UPDATE would rewrite the whole row and its indexes again).
-                row = (*row[:8], *state[1:], *row[14:])
+                row = (*row[:8], state[1], row[9], *state[2:], *row[14:])
             rows.append(row)
 
         def op(conn: sqlite3.Connection) -> None:
