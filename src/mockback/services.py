@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from mockback.accounts import Accounts
 from mockback.admin import Admin
 from mockback.backups import Backups, BackupVault, FileVault, MemoryVault
 from mockback.catalog import Catalog
+from mockback.compiled import CompiledMock
 from mockback.contexts import ContextBuilder
 from mockback.delivery.broker_policy import address_check
 from mockback.delivery.engine import DeliveryEngine
 from mockback.delivery.outbound_policy import OutboundPolicy
-from mockback.delivery.planner import Planner, compile_callbacks
+from mockback.delivery.planner import DependentRenderer, Planner, compile_callbacks
 from mockback.delivery.sender import Sender, system_resolver
 from mockback.delivery.transports.base import Transport
 from mockback.delivery.transports.http import HttpTransport
@@ -159,6 +161,12 @@ class Services:
         await self.store.close()
 
 
+def _served(index: MockIndex, mock_id: str) -> CompiledMock | None:
+    """The compiled mock served under an id now (waiting callbacks render with it)."""
+    candidate = index.get(mock_id)
+    return candidate.payload if candidate is not None else None
+
+
 def build_services(settings: Settings) -> Services:
     """Wire the whole server from its settings."""
     store = build_store(settings)
@@ -187,7 +195,11 @@ def build_services(settings: Settings) -> Services:
         global_store=lambda ns: values.view(StoreScope.GLOBAL, ns),
     )
     engine = DeliveryEngine(
-        store=store, sender=sender, pool_size=settings.webhook_pool_size, metrics=metrics
+        store=store,
+        sender=sender,
+        pool_size=settings.webhook_pool_size,
+        metrics=metrics,
+        release=DependentRenderer(compiled_for=partial(_served, index), fake=fake),
     )
     planner = Planner(engine=engine)
     notifications = Notifications(store=store, intake=engine, fake=fake)

@@ -36,6 +36,7 @@ from mockback.delivery.outcomes import (
     log_unexpected,
     unexpected_result,
 )
+from mockback.delivery.sequences import is_waiting
 from mockback.delivery.worklist import Worklist
 from mockback.delivery.writer import DeliveryWriter
 from mockback.domain.deliveries import AttemptResult, Delivery, DeliveryStatus
@@ -47,6 +48,10 @@ from mockback.store.base import DeliveryQuery, DeliveryUpdate, Store
 log = get_logger("mockback.delivery")
 
 _FINAL_STATUSES = tuple(s for s in DeliveryStatus if s.is_final)
+
+
+Release = Callable[[Delivery, list[Delivery], float], Delivery | None]
+"""What a waiting delivery becomes given its request's deliveries (None: it waits on)."""
 
 
 class AttemptMaker(Protocol):
@@ -76,6 +81,7 @@ class DeliveryEngine:
         clock: Callable[[], float] = time.time,
         stop_grace: float = 5.0,
         rng: random.Random | None = None,
+        release: Release | None = None,
     ) -> None:
         if pool_size < 1 or memory_cap < 1:
             raise ValueError("pool_size and memory_cap must be at least 1")
@@ -88,6 +94,7 @@ class DeliveryEngine:
         self._clock = clock
         self._stop_grace = stop_grace
         self._rng = rng
+        self._release = release
         self._waiters: dict[str, list[asyncio.Future[Delivery]]] = {}
         self._settled = asyncio.Event()  # replaced (after being set) whenever one settles
         self._watchers = 0  # wait_for calls listening to _settled
@@ -109,6 +116,9 @@ class DeliveryEngine:
         self._overflow = True  # the store may hold unfinished deliveries not in memory
         self._refiller: asyncio.Task[None] | None = None
         self._settled_during_refill: set[str] | None = None  # settled while a read was under way
+        self._waiting: dict[str, set[str]] = {}  # request id -> its deliveries waiting for others
+        self._to_resolve: set[str] = set()  # request ids whose waiting deliveries to look at
+        self._resolver: asyncio.Task[None] | None = None
 
     # ---- lifecycle
 
@@ -134,6 +144,8 @@ class DeliveryEngine:
         self._work_list.close()
         if self._refiller is not None:
             self._refiller.cancel()
+        if self._resolver is not None:
+            self._resolver.cancel()
         workers = self._workers
         if workers:
             _, late = await asyncio.wait(workers, timeout=self._stop_grace)
@@ -175,12 +187,14 @@ class DeliveryEngine:
             # Only now are they in the store for a read to find.
             self._overflow = True
             self._want_refill()
+        self._want_resolve({d.request_id for d in deliveries if d.request_id in self._waiting})
         return ends
 
     def submit(self, deliveries: list[Delivery]) -> None:
         """Hand over deliveries already stored; due ones start as soon as a worker is free."""
         if self._take(deliveries):
             self._overflow = True
+        self._want_resolve({d.request_id for d in deliveries if d.request_id in self._waiting})
 
     def _take(self, deliveries: list[Delivery]) -> bool:
         """Hold what fits in memory; whether some were left to the store."""
@@ -192,6 +206,9 @@ class DeliveryEngine:
                 self._notify()
                 continue
             if self._stopping or d.id in self._known:
+                continue
+            if is_waiting(d):
+                self._wait(d)
                 continue
             # A sync caller is waiting for this one: it never waits behind the store.
             if not d.sync and self._work_list.held >= self._cap:
@@ -294,7 +311,7 @@ class DeliveryEngine:
             self._settled_during_refill = set()
             try:
                 rows = await self._store.unfinished_deliveries(
-                    due_before=None, limit=room, exclude=frozenset(self._known)
+                    due_before=None, limit=room, exclude=frozenset(self._known | self._parked())
                 )
             except Exception as exc:
                 self._overflow = True
@@ -306,7 +323,11 @@ class DeliveryEngine:
             for d in rows:
                 # Rows read before a result was committed are stale for deliveries since settled.
                 if d.id not in self._known and d.id not in settled and not self._stopping:
-                    self._hold(d, now)
+                    if is_waiting(d):
+                        self._wait(d)
+                        self._want_resolve({d.request_id})
+                    else:
+                        self._hold(d, now)
             if len(rows) >= room:
                 self._overflow = True
                 return
@@ -374,10 +395,8 @@ class DeliveryEngine:
             self._forget(d.id)
             if error is not None:
                 continue
-            self._metrics.delivery_ended(d.type.value, u.status.value)
-            waiters = self._waiters.pop(d.id, None)
-            if waiters:
-                ended = replace(
+            self._ended(
+                replace(
                     d,
                     status=u.status,
                     due_at=u.due_at,
@@ -385,11 +404,84 @@ class DeliveryEngine:
                     attempt_count=u.attempt_count,
                     error=u.error,
                 )
-                for future in waiters:
-                    if not future.done():
-                        future.set_result(ended)
+            )
         self._notify()
         self._want_refill()
+
+    def _ended(self, d: Delivery) -> None:
+        """A delivery's final state is committed: count it, tell its waiters and dependents."""
+        self._metrics.delivery_ended(d.type.value, d.status.value)
+        for future in self._waiters.pop(d.id, ()):
+            if not future.done():
+                future.set_result(d)
+        if d.request_id in self._waiting:
+            self._want_resolve({d.request_id})
+
+    # ---- sequences: deliveries waiting for others of the same request
+
+    def _wait(self, d: Delivery) -> None:
+        self._waiting.setdefault(d.request_id or "", set()).add(d.id)
+
+    def _parked(self) -> set[str]:
+        return {i for ids in self._waiting.values() for i in ids}
+
+    def _want_resolve(self, request_ids: set[str | None]) -> None:
+        self._to_resolve.update(r for r in request_ids if r is not None)
+        if self._stopping or not self._to_resolve:
+            return
+        if self._resolver is None or self._resolver.done():
+            self._resolver = asyncio.get_running_loop().create_task(self._resolve_all())
+
+    async def _resolve_all(self) -> None:
+        # One at a time: a waiting delivery is released once, by one reader of the store.
+        while self._to_resolve and not self._stopping:
+            request_id = self._to_resolve.pop()
+            try:
+                await self._resolve(request_id)
+            except Exception as exc:
+                log_unexpected(log, "Releasing dependent callbacks failed", exc)
+                # Stays waiting in the store; the next poll looks again.
+                self._waiting.pop(request_id, None)
+
+    async def _resolve(self, request_id: str) -> None:
+        """Release or cancel the request's waiting deliveries whose dependencies have ended."""
+        while not self._stopping:
+            query = DeliveryQuery(request_id=request_id, limit=10_000)
+            items, _ = await self._store.list_deliveries(query)
+            siblings = []
+            for item in items:
+                full = await self._store.get_delivery(item.id) if item.status.is_final else None
+                siblings.append(full or item)
+            waiting = [d for d in siblings if is_waiting(d)]
+            self._waiting[request_id] = {d.id for d in waiting}
+            progressed = False
+            now = self._clock()
+            for d in waiting:
+                new = (
+                    self._release(d, siblings, now)
+                    if self._release is not None
+                    else replace(
+                        d,
+                        status=DeliveryStatus.CANCELLED,
+                        due_at=_dt(now),
+                        finished_at=_dt(now),
+                        error="callback sequences are not available",
+                    )
+                )
+                if new is None or self._stopping:
+                    continue
+                await self._store.release_delivery(new)
+                self._waiting[request_id].discard(d.id)
+                if new.status.is_final:
+                    progressed = True
+                    self._ended(new)
+                    self._notify()
+                elif new.id not in self._known:
+                    self._hold(new, self._clock())
+            if not self._waiting[request_id]:
+                del self._waiting[request_id]
+            if not progressed:
+                return
 
     def _forget(self, delivery_id: str) -> None:
         self._known.discard(delivery_id)

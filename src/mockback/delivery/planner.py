@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -21,6 +21,14 @@ import orjson
 
 from mockback.compiled import CompiledMock
 from mockback.conditions import Condition, ConditionSyntaxError, parse_condition
+from mockback.delivery.sequences import (
+    DEFERRED,
+    WAITING_DUE,
+    callback_results,
+    check_sequences,
+    freeze_context,
+    thaw_context,
+)
 from mockback.delivery.signing import SigningError, standard_webhooks_key
 from mockback.domain.callbacks import CallbackSpec
 from mockback.domain.deliveries import (
@@ -33,7 +41,7 @@ from mockback.domain.errors import FieldProblem, ValidationFailed
 from mockback.domain.mocks import Mock
 from mockback.ids import delivery_id
 from mockback.logs import get_logger
-from mockback.templating import RenderContext, Template, compile_template
+from mockback.templating import FakeData, RenderContext, Template, compile_template
 from mockback.templating.accessors import MISSING, Accessor, compile_expression
 from mockback.templating.parse import parse_text
 
@@ -94,13 +102,6 @@ def compile_callbacks(mock: Mock) -> tuple[tuple[CompiledCallback, ...], tuple[s
                     whole = parse_text(text).whole
                     if whole is not None:
                         lookups[text] = compile_expression(whole)
-        if spec.depends_on:
-            problems.append(
-                FieldProblem(
-                    field=f"{where}.dependsOn",
-                    problem="callback sequences (dependsOn) are not supported by this version",
-                )
-            )
         if spec.signing is not None:
             problems.extend(_check_signing(where, spec.signing))
         url = compile_template(spec.url) if spec.url is not None else None
@@ -127,6 +128,7 @@ def compile_callbacks(mock: Mock) -> tuple[tuple[CompiledCallback, ...], tuple[s
                 MappingProxyType(dict(spec.signing)) if spec.signing else None,
             )
         )
+    problems.extend(check_sequences(mock.callbacks))
     if problems:
         raise ValidationFailed(
             problems[0].problem
@@ -228,11 +230,16 @@ class Planner:
         cb_ctx: RenderContext | None = None
         now = self._clock()
         deliveries: list[Delivery] = []
-        for cc in compiled.callbacks:
-            if not cc.spec.trigger.fires_for(status):
-                continue
+        fired = [cc for cc in compiled.callbacks if cc.spec.trigger.fires_for(status)]
+        fired_ids = {cc.spec.id for cc in fired if cc.spec.id}
+        for cc in fired:
             if cb_ctx is None:
                 cb_ctx = _with_response(ctx, response, status)
+            if cc.spec.depends_on:
+                deliveries.append(
+                    _waiting(cc, mock, cb_ctx, now, request_id, depth + 1, fired_ids, status)
+                )
+                continue
             deliveries.append(self._delivery(cc, mock, cb_ctx, now, request_id, depth + 1))
         if not deliveries:
             return []
@@ -241,8 +248,8 @@ class Planner:
             await asyncio.gather(*waits, return_exceptions=True)
         return [d.id for d in deliveries]
 
+    @staticmethod
     def _delivery(
-        self,
         cc: CompiledCallback,
         mock: Mock,
         ctx: RenderContext,
@@ -260,15 +267,15 @@ class Planner:
         options: Mapping[str, Any] = _NO_OPTIONS
         if cc.condition is not None and not _condition_holds(cc, ctx):
             request = DeliveryRequest(method=spec.method, url="", headers=(), body=b"")
-            target = self._display_target(spec, ctx, cc)
+            target = Planner._display_target(spec, ctx, cc)
             status, due, finished = DeliveryStatus.SKIPPED, created, created
             error = f"not fired: condition false ({spec.condition})"
         else:
             try:
-                request, target, options = self._render(cc, ctx)
+                request, target, options = Planner._render(cc, ctx)
             except Exception as exc:
                 request = DeliveryRequest(method=spec.method, url="", headers=(), body=b"")
-                target = self._display_target(spec, ctx, cc)
+                target = Planner._display_target(spec, ctx, cc)
                 status, due, finished = DeliveryStatus.FAILED, created, created
                 error = f"failed to prepare the callback: {exc}"
                 log.error(
@@ -390,3 +397,109 @@ def _condition_holds(cc: CompiledCallback, ctx: RenderContext) -> bool:
         return None if value is MISSING else value
 
     return bool(cc.condition.evaluate(lookup))
+
+
+def _waiting(
+    cc: CompiledCallback,
+    mock: Mock,
+    ctx: RenderContext,
+    now: float,
+    request_id: str,
+    depth: int,
+    fired_ids: set[str],
+    status: int,
+) -> Delivery:
+    """A delivery that waits for its dependencies (or is cancelled: one of them did not fire)."""
+    spec = cc.spec
+    created = datetime.fromtimestamp(now, UTC)
+    missing = [name for name in spec.depends_on if name not in fired_ids]
+    error = (
+        f'dependency "{missing[0]}" did not fire (its trigger does not match status {status})'
+        if missing
+        else None
+    )
+    return Delivery(
+        id=delivery_id(),
+        mock_id=mock.id,
+        namespace=mock.namespace,
+        request_id=request_id,
+        callback_index=spec.index,
+        callback_id=spec.id,
+        type=spec.type,
+        target=Planner._display_target(spec, ctx, cc),
+        status=DeliveryStatus.CANCELLED if missing else DeliveryStatus.SCHEDULED,
+        created_at=created,
+        due_at=created if missing else WAITING_DUE,
+        finished_at=created if missing else None,
+        error=error,
+        request=DeliveryRequest(method=spec.method, url="", headers=(), body=b""),
+        timeout=spec.timeout,
+        retry=cc.retry,
+        signing=cc.signing,
+        options=_NO_OPTIONS
+        if missing
+        else {DEFERRED: {"waitingFor": list(spec.depends_on), "context": freeze_context(ctx)}},
+        depth=depth,
+        sync=not spec.is_async,
+    )
+
+
+CompiledFor = Callable[[str], CompiledMock | None]
+"""The compiled mock now served under an id (None when it is gone)."""
+
+
+class DependentRenderer:
+    """Decides what a waiting delivery becomes once its dependencies have moved on."""
+
+    def __init__(self, *, compiled_for: CompiledFor, fake: FakeData) -> None:
+        self._compiled_for = compiled_for
+        self._fake = fake
+
+    def __call__(self, d: Delivery, siblings: list[Delivery], now: float) -> Delivery | None:
+        """Its new state, given the request's deliveries (ended ones with attempts); None
+        while a dependency is still under way. Released deliveries are due after their own
+        delay from ``now``; a dependency that ended without success cancels it."""
+        deferred = d.options[DEFERRED]
+        by_id = {s.callback_id: s for s in siblings if s.callback_id}
+        waiting = False
+        for name in deferred["waitingFor"]:
+            dep = by_id.get(name)
+            if dep is None:
+                return _cancelled(d, now, f'dependency "{name}" has no delivery')
+            if not dep.status.is_final:
+                waiting = True
+            elif dep.status is not DeliveryStatus.SUCCEEDED:
+                why = f": {dep.error}" if dep.error else ""
+                return _cancelled(d, now, f'dependency "{name}" ended {dep.status.value}{why}')
+        if waiting:
+            return None
+        compiled = self._compiled_for(d.mock_id) if d.mock_id else None
+        cc = _callback_of(compiled, d) if compiled is not None else None
+        if compiled is None or cc is None:
+            return _cancelled(
+                d, now, f'the callback is gone: mock "{d.mock_id}" was deleted or changed'
+            )
+        ctx = thaw_context(
+            deferred["context"], fake=self._fake, callbacks=callback_results(siblings)
+        )
+        fresh = Planner._delivery(cc, compiled.mock, ctx, now, d.request_id or "", d.depth)
+        return replace(fresh, id=d.id, created_at=d.created_at, sync=d.sync)
+
+
+def _callback_of(compiled: CompiledMock, d: Delivery) -> CompiledCallback | None:
+    for cc in compiled.callbacks:
+        if cc.spec.index == d.callback_index and cc.spec.id == d.callback_id:
+            return cc  # type: ignore[no-any-return]
+    return None
+
+
+def _cancelled(d: Delivery, now: float, error: str) -> Delivery:
+    ended = datetime.fromtimestamp(now, UTC)
+    return replace(
+        d,
+        status=DeliveryStatus.CANCELLED,
+        due_at=ended,
+        finished_at=ended,
+        error=error,
+        options=_NO_OPTIONS,
+    )

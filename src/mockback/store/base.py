@@ -190,6 +190,10 @@ class Store(Protocol):
     async def reopen_delivery(self, delivery: Delivery) -> None:
         """Make a delivery run again (redeliver): status, due time, error and retry state."""
 
+    async def release_delivery(self, delivery: Delivery) -> None:
+        """Rewrite a delivery that waited for others: status, times, error, target, request
+        and options (attempts are kept; unknown ids are ignored)."""
+
     # namespaces
 
     async def get_namespace(self, name: str) -> Namespace | None:

@@ -216,3 +216,21 @@ class MemoryStore(MemoryAccounts):
                 retry=delivery.retry,
             )
         )
+
+    async def release_delivery(self, delivery: Delivery) -> None:
+        """Rewrite what a waiting delivery becomes, keeping its attempts; unknown ids are ignored."""
+        old = self._deliveries.get(delivery.id)
+        if old is None:
+            return
+        self._put(
+            replace(
+                old,
+                status=delivery.status,
+                due_at=delivery.due_at,
+                finished_at=delivery.finished_at,
+                error=delivery.error,
+                target=delivery.target,
+                request=delivery.request,
+                options=delivery.options,
+            )
+        )

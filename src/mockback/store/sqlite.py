@@ -471,3 +471,16 @@ class SqliteStore(SqliteAccounts, SqliteMaintenance):
             )
 
         await self._committer.call(op)
+
+    async def release_delivery(self, delivery: Delivery) -> None:
+        """Rewrite what a waiting delivery becomes (attempts are kept)."""
+        row = delivery_row(delivery)
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE deliveries SET status = ?, due_at = ?, finished_at = ?, error = ?,"
+                " target = ?, body = ?, spec = ? WHERE id = ?",
+                (row[8], row[10], row[11], row[13], row[7], row[14], row[15], delivery.id),
+            )
+
+        await self._committer.call(op)
