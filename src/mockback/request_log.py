@@ -145,13 +145,6 @@ class RequestLog:
         """Unmatched requests, newest first."""
         return self._page(self._unmatched, offset, limit, None, namespace)
 
-    def find(self, request_id: str) -> dict[str, Any] | None:
-        """A served request by id."""
-        for entry in self._served:
-            if entry._id == request_id:
-                return entry.as_json()
-        return None
-
     def clear(self) -> None:
         """Forget everything."""
         self._served.clear()

@@ -56,7 +56,7 @@ class CallbackPlanner(Protocol):
         """Plan (and for sync callbacks, run) the callbacks; return delivery ids."""
 
 
-def split_namespace(path: str, known: Mapping[str, Any] | Any) -> tuple[str, str]:
+def split_namespace(path: str) -> tuple[str, str]:
     """(namespace, route path) of a request path: /stubs/{ns}/rest, or sandbox."""
     if path.startswith(_STUBS):
         rest = path[len(_STUBS) :]
@@ -92,7 +92,7 @@ class MockServer:
         self._unmatched_count = metrics.requests_unmatched.inc if metrics else _nothing
 
     def _match(self, req: RequestSnapshot) -> tuple[str, MatchResult]:
-        namespace, route_path = split_namespace(req.path, None)
+        namespace, route_path = split_namespace(req.path)
         result = self.index.match(namespace, req, route_path)
         if result.candidate is None and namespace != DEFAULT_NAMESPACE:
             # A sandbox mock may itself live under /stubs/...; try the whole path there.

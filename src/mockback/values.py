@@ -74,6 +74,3 @@ class StoreValues:
         """Admin delete of one key."""
         self._cache.get((scope.value, owner), {}).pop(key, None)
         return await self._store.delete_value(scope.value, owner, key)
-
-
-_EMPTY: Mapping[str, Any] = {}

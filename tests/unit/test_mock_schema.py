@@ -133,3 +133,9 @@ def test_older_extractors_form_becomes_extractions() -> None:
         ("global", "k", "$.req.orderId"),
         ("chain", "t", "$.reqHeader.X-Trace[0]"),
     ]
+
+
+def test_unparseable_body_condition_path_is_rejected() -> None:
+    """A body condition path that cannot be parsed is a 400 at save, not a mock that never matches."""
+    found = problems({"http": {"route": "/p", "conditions": [{"path": "$.a[", "value": 1}]}})
+    assert "is not a path" in found["http.conditions"]

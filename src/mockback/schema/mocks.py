@@ -31,6 +31,7 @@ from mockback.domain.mocks import (
     ResponseSpec,
     StoreScope,
 )
+from mockback.paths import parse_path
 from mockback.schema.limits import Limits
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$"
@@ -80,6 +81,17 @@ class HttpIn(_Model):
             raise ValueError("must start with '/'")
         if any(ch.isspace() for ch in value) or "?" in value or "#" in value:
             raise ValueError("must be a path without spaces, '?' or '#'")
+        return value
+
+    @field_validator("conditions")
+    @classmethod
+    def _body_paths_parse(cls, value: list[ConditionIn]) -> list[ConditionIn]:
+        # A path that does not parse would never match; say so when the mock is saved.
+        for i, cond in enumerate(value):
+            if parse_path(cond.path) is None:
+                raise ValueError(
+                    f"conditions[{i}].path {cond.path!r} is not a path like $.a.b[0]['key']"
+                )
         return value
 
     @field_validator("httpMethod")
