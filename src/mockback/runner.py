@@ -7,6 +7,7 @@ and the served mocks share memory, and its Rust I/O threads still use more than 
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import sys
@@ -39,6 +40,11 @@ async def serve(settings: Settings) -> None:
 
     services = build_services(settings)
     await services.start()
+    # What exists now (modules, the admin app, loaded mocks) lives as long as the process: keep
+    # it out of the collector's sight, so a full collection walks only what requests made. On a
+    # busy server this turns 30-60 ms pauses into ~1 ms ones (see bench/README.md).
+    gc.collect()
+    gc.freeze()
     if services.generated_admin_password is not None:
         # The only time this password exists in clear: one line on stderr, then forgotten.
         log.warning(
