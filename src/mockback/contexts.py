@@ -50,15 +50,19 @@ class _LazyQuery(_LazyHeaders):
         return len(self._req.query)
 
 
-def store_keys(mock: Mock) -> tuple[tuple[str, str], ...]:
+StoreKey = tuple[str, str]  # (scope value, owner)
+
+
+def store_keys(mock: Mock) -> tuple[StoreKey, StoreKey, StoreKey]:
     """The (scope, owner) keys of the global, chain and mock stores a mock sees."""
-    return tuple(
-        (
+
+    def key(scope: StoreScope) -> StoreKey:
+        return (
             scope.value,
             owner_of(scope, namespace=mock.namespace, chain_id=mock.chain_id, mock_id=mock.id),
         )
-        for scope in (StoreScope.GLOBAL, StoreScope.CHAIN, StoreScope.MOCK)
-    )
+
+    return key(StoreScope.GLOBAL), key(StoreScope.CHAIN), key(StoreScope.MOCK)
 
 
 class ContextBuilder:
@@ -67,30 +71,28 @@ class ContextBuilder:
     def __init__(self, values: StoreValues, fake: FakeData) -> None:
         self.values = values
         self.fake = fake
-        # Store keys per mock id, valid for that very version of the mock.
-        self._keys: dict[str, tuple[Mock, tuple[tuple[str, str], ...]]] = {}
+        # Store keys per mock id, valid for that very version of the mock (one entry per mock
+        # id ever served: small, and replaced when the mock changes).
+        self._keys: dict[str, tuple[Mock, tuple[StoreKey, StoreKey, StoreKey]]] = {}
 
     def for_request(
         self, mock: Mock, req: RequestSnapshot, params: Mapping[str, str]
     ) -> RenderContext:
         """The context templates of ``mock`` render against for ``req``."""
-        values = self.values
-        return RenderContext(
-            body=req.json,
-            headers=_LazyHeaders(req),
-            query=_LazyQuery(req),
-            path_params=params,
-            namespace=mock.namespace,
-            global_store=values.view(StoreScope.GLOBAL, mock.namespace),
-            chain_store=values.view(
-                StoreScope.CHAIN,
-                owner_of(
-                    StoreScope.CHAIN,
-                    namespace=mock.namespace,
-                    chain_id=mock.chain_id,
-                    mock_id=mock.id,
-                ),
-            ),
-            mock_store=values.view(StoreScope.MOCK, mock.id),
-            fake=self.fake,
+        cached = self._keys.get(mock.id)
+        if cached is None or cached[0] is not mock:
+            # Once per version of a mock: the owner keys depend on its namespace and chainId.
+            cached = self._keys[mock.id] = (mock, store_keys(mock))
+        global_key, chain_key, mock_key = cached[1]
+        view = self.values.view_key
+        return RenderContext.of_request(
+            req.json,
+            _LazyHeaders(req),
+            _LazyQuery(req),
+            params,
+            mock.namespace,
+            view(global_key),
+            view(chain_key),
+            view(mock_key),
+            self.fake,
         )

@@ -100,8 +100,8 @@ class FakeData:
 
     def uuid(self) -> str:
         """A random (version 4) UUID in its canonical text form."""
-        # %-formatting is measurably faster than a format spec here, on the hottest name.
-        h = "%032x" % ((self._rng.getrandbits(128) & _UUID_KEEP) | _UUID_SET)
+        # bytes.hex() is measurably faster than %- or format-spec formatting of the integer.
+        h = ((self._rng.getrandbits(128) & _UUID_KEEP) | _UUID_SET).to_bytes(16).hex()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def unix_time(self) -> int:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from mockback.templating import compile_template
+from mockback.templating import FakeData, RenderContext, compile_template
 from tests.unit.templating.conftest import MakeContext
 
 HEADERS = {"x-mode": ["live", "test"], "authorization": ["Bearer t0k"]}
@@ -163,3 +164,23 @@ def test_event(make_ctx: MakeContext) -> None:
     assert compile_template("$.event.operation").render(ctx) == "mock.create"
     assert compile_template("$.event.data.id").render(ctx) == "m1"
     assert compile_template("$.event.before").render(ctx) is None
+
+
+def test_request_context_equals_the_keyword_one() -> None:
+    """The positional request constructor fills every field as the keyword one does."""
+    fake = FakeData(seed=1)
+    given: dict[str, Any] = {
+        "body": {"a": 1},
+        "headers": {"h": ["1"]},
+        "query": {"q": ["2"]},
+        "path_params": {"p": "3"},
+        "namespace": "team",
+        "global_store": {"g": 4},
+        "chain_store": {"c": 5},
+        "mock_store": {"m": 6},
+        "fake": fake,
+    }
+    fast = RenderContext.of_request(*given.values())
+    assert fast == RenderContext(**given)
+    # A field added to the context must be set by the fast constructor too.
+    assert all(hasattr(fast, f.name) for f in fields(RenderContext))
