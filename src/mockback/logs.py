@@ -1,17 +1,106 @@
-"""Structured logging: one line per event, JSON or console, via structlog."""
+"""Structured logging: one line per event, JSON or console, via structlog.
+
+Lines are bytes, written to stderr together once per turn of the event loop: a busy server logs
+a line per delivery, and a write system call per line cost more than making the line.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
-from typing import Any
+import threading
+from typing import Any, BinaryIO
 
 import orjson
 import structlog
 
 
-def _orjson_dumps(obj: Any, default: Any = None) -> str:
-    return orjson.dumps(obj, default=default).decode()
+class LineSink:
+    """Log lines on their way to a stream: batched on the event loop, at once elsewhere.
+
+    A line logged on a running event loop is written when the loop next runs its ready
+    callbacks, with every other line logged until then (one ``write`` for all); a line logged
+    outside a loop, or by another thread, is written at once. ``flush`` writes what waits.
+    """
+
+    def __init__(self, stream: BinaryIO | _TextStream) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._scheduled = False
+        self._lock = threading.Lock()
+
+    def write(self, line: bytes) -> None:
+        """Queue one line (ending in a newline)."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._lock:
+            self._pending.append(line)
+            if loop is not None and self._scheduled:
+                return
+            if loop is not None:
+                self._scheduled = True
+        if loop is None:
+            self.flush()
+        else:
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write every waiting line."""
+        with self._lock:
+            self._scheduled = False
+            if not self._pending:
+                return
+            data = b"".join(self._pending)
+            self._pending.clear()
+            try:
+                self._stream.write(data)
+                self._stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr closed or gone: there is nowhere left to log to
+
+
+class _SinkLogger:
+    """The structlog logger that hands rendered lines to a LineSink."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+
+    def msg(self, message: bytes) -> None:
+        self._sink.write(message + b"\n")
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _TextStream:
+    """A text stream (one without a byte buffer) seen as a byte stream."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        return int(self._stream.write(data.decode("utf-8", "replace")))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+_sink: LineSink | None = None
+
+
+def flush() -> None:
+    """Write log lines still waiting for the event loop (at shutdown)."""
+    if _sink is not None:
+        _sink.flush()
+
+
+atexit.register(flush)
 
 
 def _text(value: Any) -> str:
@@ -20,7 +109,7 @@ def _text(value: Any) -> str:
     return repr(value) if not isinstance(value, int | float | bool) else str(value)
 
 
-def render_console(_: Any, __: str, event: dict[str, Any]) -> str:
+def render_console(_: Any, __: str, event: dict[str, Any]) -> bytes:
     """``TIME [level] message key=value ...``: readable, and an order of magnitude cheaper than
     structlog's ConsoleRenderer (which pads, sorts and styles every line)."""
     timestamp = event.pop("timestamp", "")
@@ -29,11 +118,15 @@ def render_console(_: Any, __: str, event: dict[str, Any]) -> str:
     trace = event.pop("traceback", None)
     fields = " ".join(f"{k}={_text(v)}" for k, v in event.items())
     line = f"{timestamp} [{level}] {message}" + (f" {fields}" if fields else "")
-    return line + ("\n" + trace.rstrip() if trace else "")
+    return (line + ("\n" + trace.rstrip() if trace else "")).encode("utf-8", "replace")
 
 
 def configure(*, fmt: str, level: str) -> None:
     """Route structlog and stdlib logging to stderr in the chosen format."""
+    global _sink
+    flush()  # what the previous configuration still holds goes where it was meant to
+    stream = getattr(sys.stderr, "buffer", None)
+    sink = _sink = LineSink(stream if stream is not None else _TextStream(sys.stderr))
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -41,14 +134,14 @@ def configure(*, fmt: str, level: str) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if fmt == "json":
-        renderer: Any = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        renderer: Any = structlog.processors.JSONRenderer(serializer=orjson.dumps)
         shared.append(structlog.processors.format_exc_info)
     else:
         renderer = render_console
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_: _SinkLogger(sink),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(

@@ -13,6 +13,7 @@ import socket
 import sys
 from typing import Any
 
+from mockback import logs
 from mockback.logs import get_logger
 from mockback.services import build_services
 from mockback.settings import Settings
@@ -84,3 +85,4 @@ async def serve(settings: Settings) -> None:
         log.info("Shutting down")
         await services.stop()
         await asyncio.sleep(0)
+        logs.flush()
