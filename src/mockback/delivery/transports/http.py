@@ -30,6 +30,7 @@ opened.
 from __future__ import annotations
 
 import contextvars
+import functools
 import ipaddress
 import os
 import socket
@@ -99,6 +100,12 @@ class PinningResolver(AbstractResolver):
         await self._fallback.close()
 
 
+@functools.lru_cache(maxsize=1024)
+def _checked_address(text: str) -> None:
+    """Raise ValueError unless ``text`` is an IP address (remembered: pins repeat)."""
+    ipaddress.ip_address(text)
+
+
 class HttpTransport:
     """Sends HTTP callbacks; one instance serves every worker of the process."""
 
@@ -135,7 +142,7 @@ class HttpTransport:
         stopwatch = Stopwatch()
         pinned = message.options.get(CONNECT_IP)
         if pinned is not None:
-            ipaddress.ip_address(pinned)  # a caller bug, not a target fault: let it raise
+            _checked_address(pinned)  # a caller bug, not a target fault: let it raise
         session = self._session or self._open()
         status: int | None = None
         token = _PINNED_ADDRESS.set(pinned)
