@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -148,3 +149,38 @@ async def test_slow_local_answer_is_a_timeout() -> None:
     s.serve_locally(slow, "127.0.0.1", 5770)
     result = await s.attempt(delivery("http://127.0.0.1:5770/x"))
     assert result.outcome is AttemptOutcome.TIMEOUT
+
+
+def rabbit_delivery(url: str) -> Delivery:
+    """A RabbitMQ delivery to the server of ``url``."""
+    return dataclasses.replace(
+        delivery("amqp://x"), type=CallbackType.RABBITMQ, target=url, options={"rabbitURL": url}
+    )
+
+
+async def test_broker_decisions_are_kept_briefly_and_refusals_too() -> None:
+    """A broker address is checked once per short window, allowed or refused; the pin holds."""
+    resolver, transport = Resolver("93.184.216.34"), MemoryTransport()
+    s = Sender(
+        transports={CallbackType.RABBITMQ: transport},
+        policy=OutboundPolicy.from_settings(allow_private=False, allowed_hosts=""),
+        environ={},
+        global_store=lambda ns: {},
+        resolver=resolver,
+        decision_ttl=0.2,
+    )
+    for _ in range(3):
+        result = await s.attempt(rabbit_delivery("amqp://u:p@mq.test/vh"))
+        assert result.outcome is AttemptOutcome.SUCCESS
+    assert resolver.asked == 1
+    assert transport.sent[-1].options[CONNECT_IP] == "93.184.216.34"
+    resolver.address = "10.0.0.7"  # the name now points inside: seen once the window ends
+    await asyncio.sleep(0.25)
+    for _ in range(2):
+        result = await s.attempt(rabbit_delivery("amqp://u:p@mq.test/vh"))
+        assert result.outcome is AttemptOutcome.BLOCKED
+    assert resolver.asked == 2
+    assert len(transport.sent) == 3
+    # Another URL is another decision.
+    await s.attempt(rabbit_delivery("amqp://u:p@other.test/vh"))
+    assert resolver.asked == 3

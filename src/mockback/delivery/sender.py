@@ -131,6 +131,8 @@ class Sender:
         self._self_hosts: frozenset[tuple[str, int]] = frozenset()
         self._decision_ttl = decision_ttl
         self._decisions: dict[tuple[str, int], tuple[float, Decision]] = {}
+        # Broker messages: keyed by the addresses text (kafkaBrokers or rabbitURL) and type.
+        self._broker_decisions: dict[tuple[CallbackType, str], tuple[float, Decision]] = {}
         self._targets: dict[str, tuple[str, int] | str] = {}  # url -> (host, port) or why not
 
     def serve_locally(self, handler: LocalHandler, host: str, port: int) -> None:
@@ -183,7 +185,7 @@ class Sender:
     ) -> AttemptResult:
         """Kafka and RabbitMQ: every broker address must pass the policy; RabbitMQ is pinned."""
         try:
-            decision = await check_broker_message(self._policy, message, self._resolver)
+            decision = await self._decide_broker(message)
         except (BrokerAddressError, OSError) as exc:
             return _failed(started, str(exc))
         if not decision.allowed:
@@ -254,6 +256,21 @@ class Sender:
         if len(self._decisions) >= _DECISIONS_KEPT:
             self._decisions.clear()
         self._decisions[key] = (now + self._decision_ttl, decision)
+        return decision
+
+    async def _decide_broker(self, message: OutboundMessage) -> Decision:
+        # Kept like HTTP decisions (see _decide); errors are not kept, so they are seen again.
+        options = message.options
+        addresses = options.get("kafkaBrokers") or options.get("rabbitURL") or ""
+        key = (message.type, str(addresses))
+        now = time.monotonic()
+        cached = self._broker_decisions.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        decision = await check_broker_message(self._policy, message, self._resolver)
+        if len(self._broker_decisions) >= _DECISIONS_KEPT:
+            self._broker_decisions.clear()
+        self._broker_decisions[key] = (now + self._decision_ttl, decision)
         return decision
 
     async def _in_process(self, message: OutboundMessage, started: float) -> AttemptResult:
