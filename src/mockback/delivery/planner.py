@@ -11,7 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Protocol
@@ -234,7 +234,7 @@ class Planner:
         fired_ids = {cc.spec.id for cc in fired if cc.spec.id}
         for cc in fired:
             if cb_ctx is None:
-                cb_ctx = _with_response(ctx, response, status)
+                cb_ctx = ctx.answered(response, status)
             if cc.spec.depends_on:
                 deliveries.append(
                     _waiting(cc, mock, cb_ctx, now, request_id, depth + 1, fired_ids, status)
@@ -374,16 +374,6 @@ class Planner:
 
 
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-
-# Every field of a RenderContext; a callback's context copies them and adds the response.
-_CONTEXT_FIELDS = tuple(f.name for f in fields(RenderContext))
-
-
-def _with_response(ctx: RenderContext, response: Any, status: int) -> RenderContext:
-    values = {name: getattr(ctx, name) for name in _CONTEXT_FIELDS}
-    values["response"] = response
-    values["status_code"] = status
-    return RenderContext(**values)
 
 
 def _condition_holds(cc: CompiledCallback, ctx: RenderContext) -> bool:

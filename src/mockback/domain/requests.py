@@ -97,8 +97,10 @@ class RequestSnapshot:
         """First value of a header (name case-insensitive)."""
         if self._headers is None:
             wanted = name.lower().encode("latin-1")
+            size = len(wanted)
             for raw_name, raw_value in self.raw_headers:
-                if raw_name.lower() == wanted:
+                # Lengths first: most names differ in length, and lower() makes a new object.
+                if len(raw_name) == size and raw_name.lower() == wanted:
                     return str(raw_value.decode("latin-1"))
             return None
         values = self._headers.get(name.lower())

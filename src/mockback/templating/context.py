@@ -81,3 +81,25 @@ class RenderContext:
         ctx.event = None
         ctx.fake = fake
         return ctx
+
+    def answered(self, response: Any, status_code: int) -> RenderContext:
+        """This context as a callback sees it: with the rendered response and its status.
+
+        Field by field rather than ``dataclasses.replace``, which costs several times more
+        on a path taken once per request that fires callbacks.
+        """
+        ctx = _new(RenderContext)
+        ctx.body = self.body
+        ctx.headers = self.headers
+        ctx.query = self.query
+        ctx.path_params = self.path_params
+        ctx.namespace = self.namespace
+        ctx.global_store = self.global_store
+        ctx.chain_store = self.chain_store
+        ctx.mock_store = self.mock_store
+        ctx.response = response
+        ctx.status_code = status_code
+        ctx.callbacks = self.callbacks
+        ctx.event = self.event
+        ctx.fake = self.fake
+        return ctx

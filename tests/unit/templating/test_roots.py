@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -184,3 +184,11 @@ def test_request_context_equals_the_keyword_one() -> None:
     assert fast == RenderContext(**given)
     # A field added to the context must be set by the fast constructor too.
     assert all(hasattr(fast, f.name) for f in fields(RenderContext))
+
+
+def test_answered_context_equals_a_replaced_one() -> None:
+    """A callback's context is the request's with the response and status filled in."""
+    ctx = RenderContext(body={"a": 1}, namespace="team", fake=FakeData(seed=1))
+    answered = ctx.answered({"id": "p-1"}, 201)
+    assert answered == replace(ctx, response={"id": "p-1"}, status_code=201)
+    assert (ctx.response, ctx.status_code) == (None, None)  # the request's own is untouched
