@@ -129,7 +129,6 @@ def configure(*, fmt: str, level: str) -> None:
     sink = _sink = LineSink(stream if stream is not None else _TextStream(sys.stderr))
     numeric = logging.getLevelName(level.upper())
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

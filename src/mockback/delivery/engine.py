@@ -66,6 +66,18 @@ def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def _with_state(d: Delivery, u: DeliveryUpdate) -> Delivery:
+    """The delivery with the state an update recorded."""
+    return replace(
+        d,
+        status=u.status,
+        due_at=u.due_at,
+        finished_at=u.finished_at,
+        attempt_count=u.attempt_count,
+        error=u.error,
+    )
+
+
 class DeliveryEngine:
     """Schedules, runs and records deliveries."""
 
@@ -395,25 +407,24 @@ class DeliveryEngine:
             self._forget(d.id)
             if error is not None:
                 continue
-            self._ended(
-                replace(
-                    d,
-                    status=u.status,
-                    due_at=u.due_at,
-                    finished_at=u.finished_at,
-                    attempt_count=u.attempt_count,
-                    error=u.error,
-                )
-            )
+            self._ended(d, u)
         self._notify()
         self._want_refill()
 
-    def _ended(self, d: Delivery) -> None:
-        """A delivery's final state is committed: count it, tell its waiters and dependents."""
-        self._metrics.delivery_ended(d.type.value, d.status.value)
-        for future in self._waiters.pop(d.id, ()):
-            if not future.done():
-                future.set_result(d)
+    def _ended(self, d: Delivery, final: DeliveryUpdate | None = None) -> None:
+        """A delivery's final state is committed: count it, tell its waiters and dependents.
+
+        ``final`` is that state when ``d`` is the delivery as it was before its last attempt;
+        the ended delivery is only built for someone waiting for it (most have no one).
+        """
+        status = d.status if final is None else final.status
+        self._metrics.delivery_ended(d.type.value, status.value)
+        waiters = self._waiters.pop(d.id, ())
+        if waiters:
+            ended = d if final is None else _with_state(d, final)
+            for future in waiters:
+                if not future.done():
+                    future.set_result(ended)
         if d.request_id in self._waiting:
             self._want_resolve({d.request_id})
 

@@ -8,6 +8,7 @@ sent (async callbacks) or before the response waits for it (``async: false``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -159,8 +160,9 @@ def _check_signing(where: str, signing: Mapping[str, Any]) -> list[FieldProblem]
     return problems
 
 
+@functools.lru_cache(maxsize=1024)
 def mask_url(url: str) -> str:
-    """A URL with its password replaced by ***."""
+    """A URL with its password replaced by *** (remembered: a mock's rabbitURL repeats)."""
     try:
         parts = urlsplit(url)
     except ValueError:

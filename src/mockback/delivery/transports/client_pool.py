@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from mockback.logs import get_logger
@@ -54,6 +54,38 @@ class Lease(Generic[C]):
         self._pool._retire(self._entry)
 
 
+class _Leasing(Generic[K, C]):
+    """One ``async with pool.lease(...)``: a class, not a generator, as it runs per message."""
+
+    __slots__ = ("_entry", "_key", "_pool", "_timeout")
+
+    def __init__(self, pool: ClientPool[K, C], key: K, timeout: float) -> None:
+        self._pool = pool
+        self._key = key
+        self._timeout = timeout
+        self._entry: _Entry[C] | None = None
+
+    async def __aenter__(self) -> Lease[C]:
+        pool = self._pool
+        entry = self._entry = pool._acquire(self._key, self._timeout)
+        try:
+            if entry.opening.done():
+                client = entry.opening.result()  # the common case: no waiting, no extra future
+            else:
+                # shield: an attempt that gives up (its timeout) must not cancel a shared opening.
+                client = await asyncio.shield(entry.opening)
+        except BaseException:
+            self._entry = None
+            pool._release(entry)
+            raise
+        return Lease(pool, entry, client)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        entry, self._entry = self._entry, None
+        if entry is not None:
+            self._pool._release(entry)
+
+
 class ClientPool(Generic[K, C]):
     """Clients keyed by configuration, shared by every attempt of a transport."""
 
@@ -86,31 +118,29 @@ class ClientPool(Generic[K, C]):
         """How many clients are open or opening (retired ones excluded)."""
         return len(self._entries)
 
-    @contextlib.asynccontextmanager
-    async def lease(self, key: K, timeout: float) -> AsyncIterator[Lease[C]]:
-        """The client for ``key``, opened if needed (within ``timeout`` if this opens it).
+    def lease(self, key: K, timeout: float) -> _Leasing[K, C]:
+        """``async with``: the client for ``key``, opened if needed (within ``timeout`` if this
+        opens it).
 
         The opener's exception propagates to every attempt waiting for that opening; the next
         lease tries again.
         """
+        return _Leasing(self, key, timeout)
+
+    def _acquire(self, key: K, timeout: float) -> _Entry[C]:
         if self._closed:
             raise RuntimeError("the client pool is closed")
         entry = self._entries.get(key)
         if entry is None:
             entry = self._open(key, timeout)
         entry.leases += 1
-        try:
-            if entry.opening.done():
-                client = entry.opening.result()  # the common case: no waiting, no extra future
-            else:
-                # shield: an attempt that gives up (its timeout) must not cancel a shared opening.
-                client = await asyncio.shield(entry.opening)
-            yield Lease(self, entry, client)
-        finally:
-            entry.leases -= 1
-            entry.last_used = self._clock()
-            if entry.retired and entry.leases == 0:
-                self._close_later(entry)
+        return entry
+
+    def _release(self, entry: _Entry[C]) -> None:
+        entry.leases -= 1
+        entry.last_used = self._clock()
+        if entry.retired and entry.leases == 0:
+            self._close_later(entry)
 
     async def close_idle(self) -> int:
         """Close the clients no attempt has used for ``idle_after`` seconds; return how many."""
