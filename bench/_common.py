@@ -1,7 +1,7 @@
 """A Mockback server started for a benchmark: pinned to a core, on loopback only, bounded in time.
 
-The server runs as ``mockback serve --ephemeral --host 127.0.0.1 --port 0`` under
-``taskset``; its address is read from the first line it prints. Admin calls go through
+The server runs as ``mockback serve --ephemeral --host 127.0.0.1 --port 0`` (or with a
+fresh ``--data-dir`` for the SQLite store) under ``taskset``; its address is read from the first line it prints. Admin calls go through
 ``http.client`` straight to that address, so no proxy setting can send them anywhere else.
 """
 
@@ -68,9 +68,12 @@ def check_cpu(cpu: int, what: str) -> None:
 class MockbackServer:
     """One running ``mockback serve`` process; use as a context manager."""
 
-    def __init__(self, *, cpu: int, workdir: Path, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, cpu: int, workdir: Path, start_timeout: float = 30.0, ephemeral: bool = True
+    ) -> None:
         self.cpu = cpu
         self.workdir = workdir
+        self.ephemeral = ephemeral  # else the default SQLite store in workdir/data
         self.start_timeout = start_timeout
         self.port = 0
         self.exit_code: int | None = None
@@ -109,7 +112,7 @@ class MockbackServer:
             str(self.cpu),
             *mockback_command(),
             "serve",
-            "--ephemeral",
+            *(["--ephemeral"] if self.ephemeral else ["--data-dir", str(self.workdir / "data")]),
             "--host",
             LOOPBACK,
             "--port",

