@@ -1,7 +1,7 @@
 """Shared pieces of the callback acceptance tests: one server and one receiver per module.
 
-Test modules wrap ``module_server`` and ``module_receiver`` in module-scoped fixtures and build
-a ``Hooks`` per test. Each test works under its own name: its mocks, routes and receiver paths carry it, so tests
+The acceptance conftest wraps ``module_server`` and ``module_receiver`` in module-scoped
+fixtures (``shared_server``, ``shared_receiver``) and builds a ``Hooks`` per test (``hooks``). Each test works under its own name: its mocks, routes and receiver paths carry it, so tests
 sharing a server never see each other's deliveries.
 """
 

@@ -9,9 +9,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from tests.acceptance.callbacks_support import Hooks
+    from tests.support.receiver import ThreadedReceiver
 
 
 class RunningServer:
@@ -113,3 +118,33 @@ def start_server(tmp_path: Path) -> Iterator[object]:
 def server(start_server: object, tmp_path: Path) -> RunningServer:
     """One server with its own data directory."""
     return start_server("--data-dir", str(tmp_path / "data"))  # type: ignore[operator, no-any-return]
+
+
+# The callback modules share one server and one receiver per module (see callbacks_support,
+# imported here inside the fixtures: it imports RunningServer from this file).
+
+
+@pytest.fixture(scope="module")
+def shared_receiver() -> Iterator[ThreadedReceiver]:
+    """The receiver every test of a callback module sends to."""
+    from tests.acceptance.callbacks_support import module_receiver
+
+    yield from module_receiver()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The server every test of a callback module uses (its callbacks may reach loopback)."""
+    from tests.acceptance.callbacks_support import module_server
+
+    yield from module_server(tmp_path_factory)
+
+
+@pytest.fixture
+def hooks(
+    shared_server: RunningServer, shared_receiver: ThreadedReceiver, request: pytest.FixtureRequest
+) -> Hooks:
+    """This test's view of the shared server and receiver, under the test's own name."""
+    from tests.acceptance.callbacks_support import Hooks, name_of
+
+    return Hooks(shared_server, shared_receiver, name_of(request))

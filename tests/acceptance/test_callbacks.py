@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -20,29 +19,9 @@ from tests.acceptance.callbacks_support import (
     Hooks,
     elapsed_since,
     gaps,
-    module_receiver,
-    module_server,
-    name_of,
 )
 from tests.acceptance.conftest import RunningServer
 from tests.support.receiver import Reply, ThreadedReceiver
-
-
-@pytest.fixture(scope="module")
-def shared_receiver() -> Iterator[ThreadedReceiver]:
-    yield from module_receiver()
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from module_server(tmp_path_factory)
-
-
-@pytest.fixture
-def hooks(
-    shared_server: RunningServer, shared_receiver: ThreadedReceiver, request: pytest.FixtureRequest
-) -> Hooks:
-    return Hooks(shared_server, shared_receiver, name_of(request))
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,30 +14,9 @@ from tests.acceptance.callbacks_support import (
     OPEN_POLICY,
     Hooks,
     elapsed_since,
-    module_receiver,
-    module_server,
-    name_of,
 )
 from tests.acceptance.conftest import RunningServer
 from tests.support.receiver import Reply, ThreadedReceiver
-
-
-@pytest.fixture(scope="module")
-def shared_receiver() -> Iterator[ThreadedReceiver]:
-    yield from module_receiver()
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from module_server(tmp_path_factory)
-
-
-@pytest.fixture
-def hooks(
-    shared_server: RunningServer, shared_receiver: ThreadedReceiver, request: pytest.FixtureRequest
-) -> Hooks:
-    return Hooks(shared_server, shared_receiver, name_of(request))
-
 
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 

@@ -8,7 +8,6 @@ dependents, bad graphs are refused at save time, and a waiting dependent survive
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,29 +28,9 @@ from tests.acceptance.callbacks_support import (
     OPEN_POLICY,
     Hooks,
     gaps,
-    module_receiver,
-    module_server,
-    name_of,
 )
 from tests.acceptance.conftest import RunningServer
 from tests.support.receiver import Reply, ThreadedReceiver
-
-
-@pytest.fixture(scope="module")
-def shared_receiver() -> Iterator[ThreadedReceiver]:
-    yield from module_receiver()
-
-
-@pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    yield from module_server(tmp_path_factory)
-
-
-@pytest.fixture
-def hooks(
-    shared_server: RunningServer, shared_receiver: ThreadedReceiver, request: pytest.FixtureRequest
-) -> Hooks:
-    return Hooks(shared_server, shared_receiver, name_of(request))
 
 
 def event(hooks: Hooks, kind: str, **extra: Any) -> dict[str, Any]:
