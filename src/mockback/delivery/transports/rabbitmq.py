@@ -201,12 +201,16 @@ class RabbitMQTransport:
                 async with self._pool.lease(key, message.timeout) as lease:
                     channel = await lease.client.channel(exchange_name)
                     underlay = await channel.get_underlay_channel()
+                    # wait=False: the channel lock is not held until the frame is on the
+                    # socket, so concurrent publishes queue their frames together; success is
+                    # still the broker's confirm, awaited here.
                     await underlay.basic_publish(
                         message.body,
                         exchange=exchange_name,
                         routing_key=routing_key,
                         properties=properties,
                         mandatory=mandatory,
+                        wait=False,
                     )
         except TimeoutError:
             if lease is None:
