@@ -115,10 +115,39 @@ def render_console(_: Any, __: str, event: dict[str, Any]) -> bytes:
     timestamp = event.pop("timestamp", "")
     level = event.pop("level", "")
     message = event.pop("event", "")
-    trace = event.pop("traceback", None)
+    trace = event.pop("traceback", None) or event.pop("exception", None)
     fields = " ".join(f"{k}={_text(v)}" for k, v in event.items())
     line = f"{timestamp} [{level}] {message}" + (f" {fields}" if fields else "")
     return (line + ("\n" + trace.rstrip() if trace else "")).encode("utf-8", "replace")
+
+
+class _SinkHandler(logging.Handler):
+    """Standard-library records (from aiormq, aiokafka, ...) rendered like ours, same sink.
+
+    Without it they went to stderr as plain text even with ``--log-format json``, and ahead of
+    lines still waiting for the end of the loop turn.
+    """
+
+    def __init__(self, sink: LineSink, formatter: logging.Formatter) -> None:
+        super().__init__()
+        self._sink = sink
+        self.setFormatter(formatter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self._sink.write(line.encode("utf-8", "replace") + b"\n")
+
+
+def _json_text(obj: Any, **kw: Any) -> str:
+    return orjson.dumps(obj, default=kw.get("default")).decode()
+
+
+def _console_text(logger: Any, name: str, event: dict[str, Any]) -> str:
+    return render_console(logger, name, event).decode("utf-8", "replace")
 
 
 def configure(*, fmt: str, level: str) -> None:
@@ -134,18 +163,31 @@ def configure(*, fmt: str, level: str) -> None:
     ]
     if fmt == "json":
         renderer: Any = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        text_renderer: Any = structlog.processors.JSONRenderer(serializer=_json_text)
         shared.append(structlog.processors.format_exc_info)
     else:
         renderer = render_console
+        text_renderer = _console_text
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=lambda *_: _SinkLogger(sink),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(
-        level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.stdlib.add_logger_name,
+            *shared[:2],
+            structlog.processors.format_exc_info,
+        ],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, text_renderer],
     )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, _SinkHandler):
+            root.removeHandler(handler)
+    root.addHandler(_SinkHandler(sink, formatter))
+    root.setLevel(numeric)
 
 
 def get_logger(name: str) -> Any:

@@ -1,10 +1,17 @@
-"""Log lines reach stderr whole and in order, batched per event-loop turn."""
+"""Log lines reach stderr whole and in order, batched per event-loop turn, libraries' too."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import logging
+from collections.abc import Iterator
 
+import orjson
+import pytest
+import structlog
+
+from mockback import logs
 from mockback.logs import LineSink
 
 
@@ -59,3 +66,72 @@ def test_a_closed_stream_is_not_an_error() -> None:
     stream = CountingStream()
     stream.close()
     LineSink(stream).write(b"lost\n")
+
+
+class CapturedLogs:
+    """Logging configured onto pytest's captured stderr."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+
+    def configure(self, fmt: str, level: str) -> None:
+        logs.configure(fmt=fmt, level=level)
+
+    def read(self) -> str:
+        logs.flush()
+        return self._capsys.readouterr().err
+
+
+@pytest.fixture
+def captured(capsys: pytest.CaptureFixture[str]) -> Iterator[CapturedLogs]:
+    """Logging on a captured stderr; the global logging and structlog set-up is put back."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield CapturedLogs(capsys)
+    logs.flush()
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_library_records_are_json_lines_in_json_mode(
+    captured: CapturedLogs,
+) -> None:
+    """A library's stdlib log record comes out as one of our JSON lines, with its logger name."""
+    captured.configure("json", "info")
+    logging.getLogger("aiokafka.conn").warning("broker %s is down", "127.0.0.1:9")
+    logging.getLogger("aiokafka.conn").debug("below the level")
+    logs.get_logger("mockback.delivery").info("ours", delivery_id="dlv_1")
+    lines = captured.read().splitlines()
+    first, second = (orjson.loads(line) for line in lines)
+    assert (first["event"], first["level"], first["logger"]) == (
+        "broker 127.0.0.1:9 is down",
+        "warning",
+        "aiokafka.conn",
+    )
+    assert first["timestamp"].endswith("Z")
+    assert (second["event"], second["delivery_id"]) == ("ours", "dlv_1")
+
+
+def test_library_exceptions_keep_their_traceback(captured: CapturedLogs) -> None:
+    """A stdlib record with an exception carries the traceback, in either format."""
+    for fmt in ("json", "console"):
+        captured.configure(fmt, "info")
+        try:
+            raise RuntimeError("broken pipe dream")
+        except RuntimeError:
+            logging.getLogger("aiormq").exception("publish failed")
+        out = captured.read()
+        assert "publish failed" in out and "RuntimeError: broken pipe dream" in out
+        if fmt == "json":
+            assert "Traceback" in orjson.loads(out)["exception"]
+
+
+def test_console_lines_name_the_library_logger(captured: CapturedLogs) -> None:
+    """In console format a library's line reads like ours, with ``logger=`` and its level."""
+    captured.configure("console", "warning")
+    logging.getLogger("aiormq.connection").warning("reconnecting in %d s", 5)
+    logging.getLogger("aiormq.connection").info("below the level")
+    (line,) = captured.read().splitlines()
+    assert line.endswith("[warning] reconnecting in 5 s logger=aiormq.connection")
