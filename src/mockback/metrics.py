@@ -36,7 +36,7 @@ class Metrics:
         )
         self.backlog = Gauge(
             "mockback_delivery_backlog",
-            "Deliveries waiting (due or scheduled) known to this node.",
+            "Deliveries waiting to be attempted (due, scheduled or waiting for others), counted in the store when scraped.",
             registry=self.registry,
         )
         self.pool_in_use = Gauge(

@@ -245,8 +245,10 @@ async def test_unfinished_oldest_due_first_with_limit_and_exclusions(store: Stor
 
 
 async def test_unfinished_follows_updates(store: Store) -> None:
-    """A delivery that ends leaves the open set; one scheduled again is there with its new time."""
+    """A delivery that ends leaves the open set (and its count); one scheduled again is there
+    with its new time."""
     await store.insert_deliveries([dlv(1, due=1), dlv(2, due=2)])
+    assert await store.count_unfinished() == 2
     await store.update_deliveries(
         [
             DeliveryUpdate(
@@ -268,6 +270,7 @@ async def test_unfinished_follows_updates(store: Store) -> None:
         ]
     )
     (row,) = await store.unfinished_deliveries(due_before=None, limit=10)
+    assert await store.count_unfinished() == 1
     assert (row.id, row.status, row.due_at) == (
         "dlv_0002",
         DeliveryStatus.SCHEDULED,

@@ -19,7 +19,7 @@ from mockback.delivery.engine import DeliveryEngine
 from mockback.delivery.outbound_policy import OutboundPolicy
 from mockback.delivery.outcomes import decide
 from mockback.delivery.sender import Sender
-from mockback.delivery.transports.memory import MemoryTransport
+from mockback.delivery.transports.memory import MemoryTransport, success_for
 from mockback.domain.deliveries import (
     AttemptOutcome,
     AttemptResult,
@@ -672,5 +672,28 @@ async def test_accept_past_the_cap_reads_back_once_stored() -> None:
         await r.ended(12)
         ids = [m.delivery_id for m in r.transport.sent]
         assert len(ids) == 12 and len(set(ids)) == 12
+    finally:
+        await r.engine.stop()
+
+
+async def test_backlog_counts_what_waits_in_the_store_past_the_memory_cap() -> None:
+    """The backlog is every delivery not yet attempted, also those past the memory cap."""
+    r = make_rig(pool_size=1, memory_cap=3)
+    gate = asyncio.Event()
+
+    async def held(message: OutboundMessage) -> AttemptResult:
+        await gate.wait()
+        return success_for(message)
+
+    r.transport.respond_with(held)
+    await r.engine.start()
+    try:
+        await r.add(*(delivery() for _ in range(10)))
+        await r.transport.wait_for(1)
+        assert r.engine.snapshot()["known"] <= 3  # most of them wait in the store
+        assert await r.engine.backlog() == 9  # one is being attempted
+        gate.set()
+        await r.ended(10)
+        assert await r.engine.backlog() == 0
     finally:
         await r.engine.stop()

@@ -115,7 +115,6 @@ class DeliveryEngine:
         self._writer = DeliveryWriter(store, self._committed)
         self._reset()
         metrics.pool_size.set(pool_size)
-        metrics.gauge_function(metrics.backlog, lambda: float(self._work_list.held))
         metrics.gauge_function(metrics.pool_in_use, lambda: float(self._in_use))
 
     def _reset(self) -> None:
@@ -270,6 +269,14 @@ class DeliveryEngine:
         await self._store.reopen_delivery(reopened)
         self.submit([reopened])
         return reopened
+
+    async def backlog(self) -> int:
+        """Deliveries waiting to be attempted (due, scheduled or waiting for others), counted in
+        the store: past the memory cap most of the backlog is there, not in memory."""
+        unfinished = await self._store.count_unfinished()
+        # Running attempts, and ended ones whose final state is still being written, are not
+        # waiting; new deliveries still being written are not counted yet (one batch at most).
+        return max(0, unfinished - len(self._running) - len(self._writing))
 
     async def wait_for(
         self, query: DeliveryQuery, count: int, timeout: float

@@ -184,6 +184,9 @@ class Store(Protocol):
     ) -> list[Delivery]:
         """Deliveries not yet final (oldest due first), optionally only those due by a time."""
 
+    async def count_unfinished(self) -> int:
+        """How many deliveries have not ended (waiting, due, scheduled or being attempted)."""
+
     async def flush_scheduled(self, now: datetime) -> int:
         """Make every scheduled delivery due now; return how many."""
 

@@ -191,6 +191,10 @@ class MemoryStore(MemoryAccounts):
         ]
         return heapq.nsmallest(limit, rows, key=lambda d: (d.due_at, d.id))
 
+    async def count_unfinished(self) -> int:
+        """Deliveries not final."""
+        return len(self._open)
+
     async def flush_scheduled(self, now: datetime) -> int:
         """Everything scheduled becomes due."""
         count = 0

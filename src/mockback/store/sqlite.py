@@ -447,6 +447,15 @@ class SqliteStore(SqliteAccounts, SqliteMaintenance):
 
         return await self._committer.call(op)
 
+    async def count_unfinished(self) -> int:
+        """Deliveries not final (counted on the partial index of unfinished ones)."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            sql = f"SELECT COUNT(*) FROM deliveries INDEXED BY deliveries_unfinished WHERE {_OPEN}"
+            return int(conn.execute(sql).fetchone()[0])
+
+        return await self._committer.call(op)
+
     async def flush_scheduled(self, now: datetime) -> int:
         """Everything scheduled becomes due."""
 

@@ -42,4 +42,7 @@ async def metrics(request: Request) -> Response:
     """Requests served/unmatched, deliveries by type and outcome, attempt latency, backlog, pool."""
     from mockback.metrics import CONTENT_TYPE
 
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
+    metrics = request.app.state.metrics
+    # Read at scrape time from the store: past the engine's memory cap the backlog waits there.
+    metrics.backlog.set(await request.app.state.engine.backlog())
+    return Response(metrics.render(), media_type=CONTENT_TYPE)
