@@ -130,9 +130,8 @@ class Sender:
         self._local: LocalHandler | None = None
         self._self_hosts: frozenset[tuple[str, int]] = frozenset()
         self._decision_ttl = decision_ttl
-        self._decisions: dict[tuple[str, int], tuple[float, Decision]] = {}
-        # Broker messages: keyed by the addresses text (kafkaBrokers or rabbitURL) and type.
-        self._broker_decisions: dict[tuple[CallbackType, str], tuple[float, Decision]] = {}
+        # ("http", "host:port") or (broker type, kafkaBrokers / rabbitURL) -> (until, decision)
+        self._decisions: dict[tuple[str, str], tuple[float, Decision]] = {}
         self._targets: dict[str, tuple[str, int] | str] = {}  # url -> (host, port) or why not
 
     def serve_locally(self, handler: LocalHandler, host: str, port: int) -> None:
@@ -244,33 +243,35 @@ class Sender:
         return await self._transports[CallbackType.HTTP].send(message)
 
     async def _decide(self, host: str, port: int) -> Decision:
+        """The policy's decision for an HTTP target (kept briefly, see ``_kept``)."""
+        return await self._kept(
+            ("http", f"{host}:{port}"),
+            lambda: resolve_and_check(self._policy, host, port, self._resolver),
+        )
+
+    async def _decide_broker(self, message: OutboundMessage) -> Decision:
+        """The decision for every address a Kafka or RabbitMQ message names (kept briefly)."""
+        options = message.options
+        addresses = options.get("kafkaBrokers") or options.get("rabbitURL") or ""
+        return await self._kept(
+            (message.type.value, str(addresses)),
+            lambda: check_broker_message(self._policy, message, self._resolver),
+        )
+
+    async def _kept(
+        self, key: tuple[str, str], decide: Callable[[], Awaitable[Decision]]
+    ) -> Decision:
         # Decisions are kept a few seconds: the policy is fixed for the process, and a name's
         # checked address is reused only like a short DNS cache (the connection still goes to
-        # an address that was checked).
-        key = (host, port)
+        # an address that was checked). Errors are not kept, so they are seen again.
         now = time.monotonic()
         cached = self._decisions.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        decision = await resolve_and_check(self._policy, host, port, self._resolver)
+        decision = await decide()
         if len(self._decisions) >= _DECISIONS_KEPT:
             self._decisions.clear()
         self._decisions[key] = (now + self._decision_ttl, decision)
-        return decision
-
-    async def _decide_broker(self, message: OutboundMessage) -> Decision:
-        # Kept like HTTP decisions (see _decide); errors are not kept, so they are seen again.
-        options = message.options
-        addresses = options.get("kafkaBrokers") or options.get("rabbitURL") or ""
-        key = (message.type, str(addresses))
-        now = time.monotonic()
-        cached = self._broker_decisions.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        decision = await check_broker_message(self._policy, message, self._resolver)
-        if len(self._broker_decisions) >= _DECISIONS_KEPT:
-            self._broker_decisions.clear()
-        self._broker_decisions[key] = (now + self._decision_ttl, decision)
         return decision
 
     async def _in_process(self, message: OutboundMessage, started: float) -> AttemptResult:
