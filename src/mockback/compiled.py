@@ -54,21 +54,25 @@ class CompiledMock:
     static_headers: tuple[tuple[bytes, bytes], ...] | None  # encoded when none is templated
     value_sources: dict[int, ValueSource]  # templated condition values, by condition index
     warnings: tuple[str, ...]  # template warnings, reported when the mock is saved
+    context: RequestContext | None = None  # a request's template context (None: not prepared)
 
 
-ContextFor = Callable[[Mock, RequestSnapshot, Mapping[str, str]], RenderContext]
-"""Builds the template context of a request for a mock."""
+RequestContext = Callable[[RequestSnapshot, Mapping[str, str]], RenderContext]
+"""Builds the template context of one request to one mock."""
+
+ContextFor = Callable[[Mock], RequestContext]
+"""Prepares, once per version of a mock, how its requests become template contexts."""
 
 
 def _condition_sources(
-    mock: Mock, context_for: ContextFor | None, warnings: list[str]
+    mock: Mock, context: RequestContext | None, warnings: list[str]
 ) -> dict[int, ValueSource]:
     """Condition values holding templates ($.gS.expected...) render against the request."""
     sources: dict[int, ValueSource] = {}
     for i, cond in enumerate(mock.conditions):
         if cond.action is AssertAction.MATCHES or not isinstance(cond.value, str):
             continue  # a regex taken from request data could be made to run for ever
-        if "$." not in cond.value or context_for is None:
+        if "$." not in cond.value or context is None:
             continue
         template = compile_template(cond.value)
         if template.is_static:
@@ -79,9 +83,9 @@ def _condition_sources(
             req: RequestSnapshot,
             params: Mapping[str, str],
             template: Template = template,
-            ctx_for: ContextFor = context_for,
+            ctx_for: RequestContext = context,
         ) -> Any:
-            return template.render(ctx_for(mock, req, params))
+            return template.render(ctx_for(req, params))
 
         sources[i] = source
     return sources
@@ -115,7 +119,8 @@ def compile_mock(
             (name, to_text(t.render(_NO_CONTEXT)).encode("latin-1", "replace"))
             for name, t in headers
         )
-    sources = _condition_sources(mock, context_for, warnings)
+    context = context_for(mock) if context_for is not None else None
+    sources = _condition_sources(mock, context, warnings)
     warnings.extend(callback_warnings)
     return CompiledMock(
         mock=mock,
@@ -130,6 +135,7 @@ def compile_mock(
         static_headers=static_headers,
         value_sources=sources,
         warnings=tuple(warnings),
+        context=context,
     )
 
 

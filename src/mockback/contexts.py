@@ -6,7 +6,7 @@ reads them never pays for decoding them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mockback.domain.mocks import Mock, StoreScope
@@ -65,34 +65,39 @@ def store_keys(mock: Mock) -> tuple[StoreKey, StoreKey, StoreKey]:
     return key(StoreScope.GLOBAL), key(StoreScope.CHAIN), key(StoreScope.MOCK)
 
 
+RequestContext = Callable[[RequestSnapshot, Mapping[str, str]], RenderContext]
+"""Builds the template context of one request to one mock."""
+
+
 class ContextBuilder:
-    """Makes the RenderContext of a request for a mock."""
+    """Makes the RenderContexts of requests to a mock."""
 
     def __init__(self, values: StoreValues, fake: FakeData) -> None:
         self.values = values
         self.fake = fake
-        # Store keys per mock id, valid for that very version of the mock (one entry per mock
-        # id ever served: small, and replaced when the mock changes).
-        self._keys: dict[str, tuple[Mock, tuple[StoreKey, StoreKey, StoreKey]]] = {}
 
-    def for_request(
-        self, mock: Mock, req: RequestSnapshot, params: Mapping[str, str]
-    ) -> RenderContext:
-        """The context templates of ``mock`` render against for ``req``."""
-        cached = self._keys.get(mock.id)
-        if cached is None or cached[0] is not mock:
-            # Once per version of a mock: the owner keys depend on its namespace and chainId.
-            cached = self._keys[mock.id] = (mock, store_keys(mock))
-        global_key, chain_key, mock_key = cached[1]
+    def for_mock(self, mock: Mock) -> RequestContext:
+        """How a request to this version of ``mock`` becomes its template context.
+
+        Called when the mock is compiled: the store keys (from its namespace and chainId) are
+        worked out here, once; a request only looks its stores up.
+        """
+        global_key, chain_key, mock_key = store_keys(mock)
+        namespace = mock.namespace
         view = self.values.view_key
-        return RenderContext.of_request(
-            req.json,
-            _LazyHeaders(req),
-            _LazyQuery(req),
-            params,
-            mock.namespace,
-            view(global_key),
-            view(chain_key),
-            view(mock_key),
-            self.fake,
-        )
+        fake = self.fake
+
+        def for_request(req: RequestSnapshot, params: Mapping[str, str]) -> RenderContext:
+            return RenderContext.of_request(
+                req.json,
+                _LazyHeaders(req),
+                _LazyQuery(req),
+                params,
+                namespace,
+                view(global_key),
+                view(chain_key),
+                view(mock_key),
+                fake,
+            )
+
+        return for_request

@@ -180,7 +180,7 @@ def build_services(settings: Settings) -> Services:
     values = StoreValues(store)
     fake = FakeData(seed=settings.faker_seed)
     contexts = ContextBuilder(values, fake)
-    catalog = Catalog(index, compile_callbacks, contexts.for_request)
+    catalog = Catalog(index, compile_callbacks, contexts.for_mock)
     request_log = RequestLog(settings.request_log_size)
     metrics = Metrics()
     transports: dict[CallbackType, Transport] = {

@@ -161,7 +161,9 @@ class MockServer:
     def _context(
         self, compiled: CompiledMock, req: RequestSnapshot, params: Mapping[str, str]
     ) -> RenderContext:
-        return self.contexts.for_request(compiled.mock, req, params)
+        # Prepared when the mock was compiled; compiled without a builder, made here.
+        context = compiled.context or self.contexts.for_mock(compiled.mock)
+        return context(req, params)
 
     async def _extract(self, compiled: CompiledMock, ctx: RenderContext) -> None:
         """Run extractions against the request; writes are visible to the response."""
