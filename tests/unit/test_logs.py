@@ -135,3 +135,42 @@ def test_console_lines_name_the_library_logger(captured: CapturedLogs) -> None:
     logging.getLogger("aiormq.connection").info("below the level")
     (line,) = captured.read().splitlines()
     assert line.endswith("[warning] reconnecting in 5 s logger=aiormq.connection")
+
+
+def test_stamp_writes_the_level_and_the_utc_time_with_microseconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every line's time is ISO 8601 UTC with six fraction digits, right across seconds."""
+    times = iter([1_795_000_000.000004, 1_795_000_000.999999, 1_795_000_001.5])
+    monkeypatch.setattr(logs.time, "time", lambda: next(times))
+    clock = logs._Clock()
+    monkeypatch.setattr(logs, "_clock", clock)
+    stamped = [logs.stamp(None, method, {}) for method in ("warn", "info", "exception")]
+    assert stamped == [
+        {"level": "warning", "timestamp": "2026-11-18T11:06:40.000004Z"},
+        {"level": "info", "timestamp": "2026-11-18T11:06:40.999999Z"},
+        {"level": "error", "timestamp": "2026-11-18T11:06:41.500000Z"},
+    ]
+
+
+def test_console_fields_quote_what_would_not_read_back() -> None:
+    """Words stay bare; text with spaces or ``=``, empty text and None are quoted as repr."""
+    line = logs.render_console(
+        None,
+        "info",
+        {
+            "event": "Callback executed successfully",
+            "level": "info",
+            "timestamp": "T",
+            "delivery_id": "dlv_1",
+            "target": "amqp://h/ exchange=''",
+            "empty": "",
+            "attempt": 2,
+            "ok": True,
+            "none": None,
+        },
+    )
+    assert line == (
+        b"T [info] Callback executed successfully delivery_id=dlv_1 "
+        b"target=\"amqp://h/ exchange=''\" empty='' attempt=2 ok=True none=None"
+    )
