@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -122,6 +123,29 @@ async def test_giving_up_does_not_cancel_a_shared_opening() -> None:
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.01):
             await use()
+    factory.gate.set()
+    assert (await patient) is factory.opened[0]
+    await clients.close()
+
+
+async def test_joining_an_opening_waits_no_longer_than_its_own_timeout() -> None:
+    """An attempt whose timeout is shorter than that of the attempt opening the client gives up
+    on time, and the opening goes on for the other."""
+    factory = Factory()
+    factory.gate = asyncio.Event()
+    clients = pool(factory)
+
+    async def use(timeout: float) -> Client:
+        async with clients.lease("a", timeout) as lease:
+            return lease.client
+
+    patient = asyncio.create_task(use(10))
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(2):  # without the lease's own bound, this one ends it
+            await use(0.05)
+    assert time.monotonic() - started < 1
     factory.gate.set()
     assert (await patient) is factory.opened[0]
     await clients.close()

@@ -72,8 +72,9 @@ class _Leasing(Generic[K, C]):
             if entry.opening.done():
                 client = entry.opening.result()  # the common case: no waiting, no extra future
             else:
-                # shield: an attempt that gives up (its timeout) must not cancel a shared opening.
-                client = await asyncio.shield(entry.opening)
+                # shield: an attempt that gives up (its timeout) must not cancel a shared opening,
+                # which may have been started by an attempt with a longer timeout.
+                client = await asyncio.wait_for(asyncio.shield(entry.opening), self._timeout)
         except BaseException:
             self._entry = None
             pool._release(entry)
@@ -119,8 +120,9 @@ class ClientPool(Generic[K, C]):
         return len(self._entries)
 
     def lease(self, key: K, timeout: float) -> _Leasing[K, C]:
-        """``async with``: the client for ``key``, opened if needed (within ``timeout`` if this
-        opens it).
+        """``async with``: the client for ``key``, opened if needed; it waits at most
+        ``timeout`` seconds for an opening, its own or one another attempt started
+        (``TimeoutError``).
 
         The opener's exception propagates to every attempt waiting for that opening; the next
         lease tries again.

@@ -93,13 +93,35 @@ class _PinnedTransportFactory:
 class _Connection:
     """One robust connection and its channels, one per exchange."""
 
-    __slots__ = ("_lock", "channels", "connection")
+    __slots__ = ("_lock", "_publishers", "channels", "connection")
 
     def __init__(self, connection: AbstractRobustConnection) -> None:
         self.connection = connection
         # exchange name -> its channel, least recently used first
         self.channels: collections.OrderedDict[str, AbstractChannel] = collections.OrderedDict()
+        # exchange name -> the aiormq channel under its channel, while that one is open
+        self._publishers: dict[str, aiormq.Channel] = {}
         self._lock = asyncio.Lock()
+
+    def ready_publisher(self, exchange: str) -> aiormq.Channel | None:
+        """The open aiormq channel that publishes to ``exchange``, if there is one now.
+
+        Per message this is all it takes; ``publisher`` (a coroutine, and aio-pika's wait for
+        a robust connection to be ready) only when there is none.
+        """
+        publisher = self._publishers.get(exchange)
+        if publisher is None or publisher.is_closed:
+            return None
+        return publisher
+
+    async def publisher(self, exchange: str) -> aiormq.Channel:
+        """The aiormq channel under ``exchange``'s channel, opened if needed (its
+        ``basic_publish`` takes ``wait``, aio-pika's does not)."""
+        channel = await self.channel(exchange)
+        publisher = cast("aiormq.Channel", await channel.get_underlay_channel())
+        if self.channels.get(exchange) is channel:
+            self._publishers[exchange] = publisher
+        return publisher
 
     async def channel(self, exchange: str) -> AbstractChannel:
         """The open channel, with publisher confirms, that publishes to ``exchange``.
@@ -118,13 +140,16 @@ class _Connection:
     def forget_channel(self, exchange: str) -> None:
         """The broker closed this exchange's channel: the next publish opens a new one."""
         self.channels.pop(exchange, None)
+        self._publishers.pop(exchange, None)
 
     async def _open_channel(self, exchange: str) -> AbstractChannel:
         # No exchange declare, not even passive: a missing exchange is the publish's error.
         channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
         self.channels[exchange] = channel
+        self._publishers.pop(exchange, None)
         if len(self.channels) > _MAX_CHANNELS:
-            _, oldest = self.channels.popitem(last=False)
+            oldest_exchange, oldest = self.channels.popitem(last=False)
+            self._publishers.pop(oldest_exchange, None)
             await oldest.close()
         return channel
 
@@ -197,23 +222,30 @@ class RabbitMQTransport:
         )
         key = ConnectionKey(url=url, connect_ip=options.get(CONNECT_IP))
         lease: Lease[_Connection] | None = None
+        loop = asyncio.get_running_loop()
+        timeout = max(message.timeout, _MIN_TIMEOUT)
+        deadline = loop.time() + timeout
         try:
-            async with asyncio.timeout(max(message.timeout, _MIN_TIMEOUT)):
-                async with self._pool.lease(key, message.timeout) as lease:
-                    channel = await lease.client.channel(exchange_name)
-                    # The concrete aiormq channel: its basic_publish takes ``wait``.
-                    underlay = cast("aiormq.Channel", await channel.get_underlay_channel())
-                    # wait=False: the channel lock is not held until the frame is on the
-                    # socket, so concurrent publishes queue their frames together; success is
-                    # still the broker's confirm, awaited here.
-                    await underlay.basic_publish(
-                        message.body,
-                        exchange=exchange_name,
-                        routing_key=routing_key,
-                        properties=properties,
-                        mandatory=mandatory,
-                        wait=False,
-                    )
+            # The attempt's timeout covers connecting (the lease waits at most that long), a
+            # channel to open and the confirm. Per message there is only the confirm to wait
+            # for, and aiormq's publish bounds that itself: no second timeout around it.
+            async with self._pool.lease(key, timeout) as lease:
+                publisher = lease.client.ready_publisher(exchange_name)
+                if publisher is None:
+                    async with asyncio.timeout_at(deadline):
+                        publisher = await lease.client.publisher(exchange_name)
+                # wait=False: the channel lock is not held until the frame is on the socket,
+                # so concurrent publishes queue their frames together; success is still the
+                # broker's confirm, awaited here.
+                await publisher.basic_publish(
+                    message.body,
+                    exchange=exchange_name,
+                    routing_key=routing_key,
+                    properties=properties,
+                    mandatory=mandatory,
+                    timeout=max(deadline - loop.time(), _MIN_TIMEOUT),
+                    wait=False,
+                )
         except TimeoutError:
             if lease is None:
                 sentence = f"could not connect to RabbitMQ at {where} within {message.timeout:g} s"
