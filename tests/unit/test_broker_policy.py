@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import ssl
 from typing import Any
@@ -241,11 +242,19 @@ async def test_address_check_applies_the_policy() -> None:
 
 def test_pin_rabbitmq_to_the_checked_address() -> None:
     """A RabbitMQ message is pinned to the checked address; nothing else changes."""
-    message = rabbit("amqp://rabbit.example/")
+    # Every field away from its default, so a field the pinned copy dropped would show.
+    message = dataclasses.replace(
+        rabbit("amqp://rabbit.example/"),
+        method="PUBLISH",
+        headers=(("x-mockback-delivery-id", "dlv_1"),),
+        body=b"{}",
+        timeout=3.0,
+    )
     pinned = pin(message, Decision(allowed=True, address="93.184.216.34", reason=None))
     assert pinned.options[CONNECT_IP] == "93.184.216.34"
     assert pinned.options["rabbitURL"] == "amqp://rabbit.example/"
     assert CONNECT_IP not in message.options
+    assert dataclasses.replace(pinned, options=message.options) == message
 
 
 def test_pin_leaves_kafka_alone() -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
+
+from mockback.domain.values import value
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -63,7 +65,7 @@ class AttemptOutcome(enum.Enum):
     BLOCKED = "blocked"  # the outbound policy refused the address
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class OutboundMessage:
     """A rendered callback, exactly as it is to be sent; transports take nothing else."""
 
@@ -77,7 +79,7 @@ class OutboundMessage:
     options: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)  # transport-specific fields
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class AttemptResult:
     """What a transport reports about one attempt; it never raises for the target's faults."""
 
@@ -92,7 +94,7 @@ class AttemptResult:
     stop_retrying: bool = False  # the target said the endpoint is gone (410)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class Attempt:
     """One recorded attempt of a delivery."""
 
@@ -107,7 +109,7 @@ class Attempt:
     truncated: bool = False  # the body was cut at the cap
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class DeliveryRequest:
     """The rendered callback as it is (or was) sent; identical for every attempt but signatures."""
 
@@ -117,7 +119,7 @@ class DeliveryRequest:
     body: bytes  # exact bytes
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class Delivery:
     """One firing of one callback, with everything needed to (re)try it after a restart."""
 

@@ -21,6 +21,7 @@ from mockback.domain.accounts import (
     WebhookScope,
 )
 from mockback.domain.deliveries import Attempt, Delivery, DeliveryStatus
+from mockback.domain.values import value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +70,7 @@ class DeliveryQuery:
     limit: int = 100  # at most this many
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@value
 class DeliveryUpdate:
     """A delivery's new state after an attempt or an admin action."""
 
