@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -93,6 +94,42 @@ async def test_insert_then_get_round_trips_every_field(store: Store) -> None:
     await store.insert_deliveries([d])
     assert await store.get_delivery(d.id) == d
     assert await store.get_delivery("dlv_missing") is None
+
+
+async def test_read_only_mappings_and_shared_times_round_trip(store: Store) -> None:
+    """A delivery as the planner makes it (read-only retry, signing and options; one datetime
+    for created and due) is stored and comes back equal."""
+    d = dlv(2, status=DeliveryStatus.PENDING)
+    d = replace(
+        d,
+        due_at=d.created_at,
+        retry=MappingProxyType(dict(d.retry)),
+        signing=MappingProxyType({"scheme": "github", "secret": "s3cret"}),
+        options=MappingProxyType({"rabbitQueue": "q", "connect_ip": None}),
+    )
+    await store.insert_deliveries([d])
+    assert await store.get_delivery(d.id) == d
+    # Inserted and ended in one write, the end's due and finished times being one datetime.
+    e = replace(d, id="dlv_ended_at_once")
+    ended = DeliveryUpdate(
+        delivery_id=e.id,
+        status=DeliveryStatus.SUCCEEDED,
+        due_at=T0 + timedelta(seconds=5),
+        finished_at=None,
+        attempt_count=1,
+        error=None,
+        attempt=attempt(1, AttemptOutcome.SUCCESS),
+    )
+    ended = replace(ended, finished_at=ended.due_at)
+    await store.write_deliveries([e], [ended])
+    assert await store.get_delivery(e.id) == replace(
+        e,
+        status=DeliveryStatus.SUCCEEDED,
+        due_at=ended.due_at,
+        finished_at=ended.due_at,
+        attempt_count=1,
+        attempts=(attempt(1, AttemptOutcome.SUCCESS),),
+    )
 
 
 async def test_insert_refuses_an_id_already_stored(store: Store) -> None:

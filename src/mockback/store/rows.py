@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -37,19 +38,28 @@ def dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+def _mapping(value: Any) -> Any:
+    """orjson's fallback: read-only mappings (MappingProxyType) are written as objects."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def delivery_row(d: Delivery) -> tuple[Any, ...]:
     """Values for DELIVERY_COLUMNS."""
+    # Tuples become arrays and read-only mappings objects as orjson writes them: no copies.
     spec = {
         "method": d.request.method,
         "url": d.request.url,
-        "headers": [list(h) for h in d.request.headers],
+        "headers": d.request.headers,
         "timeout": d.timeout,
-        "retry": dict(d.retry),
-        "signing": None if d.signing is None else dict(d.signing),
-        "options": dict(d.options),
+        "retry": d.retry,
+        "signing": d.signing,
+        "options": d.options,
         "depth": d.depth,
         "sync": d.sync,
     }
+    created = ts(d.created_at)
     return (
         d.id,
         d.mock_id,
@@ -60,13 +70,13 @@ def delivery_row(d: Delivery) -> tuple[Any, ...]:
         d.type.value,
         d.target,
         d.status.value,
-        ts(d.created_at),
-        ts(d.due_at),
+        created,
+        created if d.due_at is d.created_at else ts(d.due_at),
         ts(d.finished_at),
         d.attempt_count,
         d.error,
         d.request.body,
-        orjson.dumps(spec).decode(),
+        orjson.dumps(spec, default=_mapping).decode(),
     )
 
 

@@ -141,6 +141,14 @@ def _insert_rows(
         start += size
 
 
+def _state_row(u: DeliveryUpdate) -> tuple[Any, ...]:
+    """Values for an update of a delivery's state (see _UPDATE_STATES)."""
+    due = ts(u.due_at)
+    # A final update ends when it is due: one time, written once.
+    finished = due if u.finished_at is u.due_at else ts(u.finished_at)
+    return (u.delivery_id, u.status.value, due, finished, u.attempt_count, u.error)
+
+
 _COLUMNS = "id, namespace, document, created_at, updated_at, deleted_at, seq"
 
 
@@ -332,17 +340,7 @@ class SqliteStore(SqliteAccounts, SqliteMaintenance):
     async def write_deliveries(self, new: list[Delivery], updates: list[DeliveryUpdate]) -> None:
         """Insert, then update, in one transaction; committed when this returns."""
         # The last state of a delivery wins (one UPDATE row per delivery, in a set).
-        states = {
-            u.delivery_id: (
-                u.delivery_id,
-                u.status.value,
-                ts(u.due_at),
-                ts(u.finished_at),
-                u.attempt_count,
-                u.error,
-            )
-            for u in updates
-        }
+        states = {u.delivery_id: _state_row(u) for u in updates}
         attempts = [attempt_row(u.delivery_id, u.attempt) for u in updates if u.attempt is not None]
         rows = []
         for d in new:
