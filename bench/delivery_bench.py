@@ -37,19 +37,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LOOPBACK = "127.0.0.1"
+from _common import LOOPBACK, BenchError, run_wrk, wrk_script
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAYMENT = {"amount": 2500, "currency": "usd", "orderId": "o-1"}
 LOG_FORMAT = "json"  # one JSON line per delivery at INFO, as a deployment would log
 TARGETS = {"s3_rps": 4000.0, "deliveries_per_s": 4500.0, "p50_ms": 1.5, "p99_ms": 5.0}
-
-
-class BenchError(Exception):
-    """The benchmark could not run, or its result cannot be trusted."""
 
 
 def payment_mock(webhook_url: str | None) -> dict[str, Any]:
@@ -189,79 +185,7 @@ def served_total(port: int) -> float:
 
 def wrk_lua(workdir: Path, stop_after: int | None) -> Path:
     """A wrk script posting the payment; with ``stop_after``, stopping after that many answers."""
-    body = json.dumps(PAYMENT, separators=(",", ":"))
-    lines = [
-        'wrk.method = "POST"',
-        f"wrk.body = [[{body}]]",
-        'wrk.headers["Content-Type"] = "application/json"',
-    ]
-    if stop_after is not None:
-        lines += [
-            "local answered = 0",
-            "response = function(status, headers, body)",
-            "  answered = answered + 1",
-            f"  if answered >= {stop_after} then wrk.thread:stop() end",
-            "end",
-        ]
-    path = workdir / "post.lua"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Wrk:
-    """wrk's figures."""
-
-    requests: int  # completed requests
-    seconds: float  # wall time of the run
-    rps: float  # requests per second
-    errors: int  # non-2xx plus socket errors
-
-
-def run_wrk(
-    url: str,
-    *,
-    cpu: int,
-    connections: int,
-    seconds: int,
-    script: Path,
-    stop_when: Any = None,
-) -> Wrk:
-    """One wrk run; ``stop_when()`` (polled) ends it early with SIGINT, as wrk allows."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise BenchError("wrk is needed (apt-get install wrk)")
-    cmd = ["taskset", "-c", str(cpu), wrk, "-t1", f"-c{connections}", f"-d{seconds}s"]
-    proc = subprocess.Popen(
-        [*cmd, "-s", str(script), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    deadline = time.monotonic() + seconds + 60
-    while stop_when is not None and proc.poll() is None and time.monotonic() < deadline:
-        if stop_when():
-            proc.send_signal(signal.SIGINT)
-            break
-        time.sleep(0.02)
-    try:
-        text, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise BenchError("wrk did not finish") from None
-    total = re.search(r"^\s*(\d+) requests in ([\d.]+)(ms|s|m)", text, re.M)
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
-    if proc.returncode != 0 or total is None or rps is None:
-        raise BenchError(f"wrk failed: {err or text}")
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}[total.group(3)]
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    errors = (sum(int(g) for g in sock.groups()) if sock else 0) + (
-        int(non2xx.group(1)) if non2xx else 0
-    )
-    return Wrk(
-        requests=int(total.group(1)),
-        seconds=float(total.group(2)) * scale,
-        rps=float(rps.group(1)),
-        errors=errors,
-    )
+    return wrk_script(workdir, json.dumps(PAYMENT, separators=(",", ":")), stop_after)
 
 
 def settled_served(port: int) -> int:
