@@ -59,6 +59,40 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
+def _cpu_ticks(cpu: int) -> tuple[int, int]:
+    """(stolen, all) clock ticks of one CPU since boot, from /proc/stat; (0, 0) elsewhere."""
+    try:
+        with open("/proc/stat") as stat:
+            for line in stat:
+                if line.startswith(f"cpu{cpu} "):
+                    # user nice system idle iowait irq softirq steal (guest is inside user)
+                    ticks = [int(v) for v in line.split()[1:9]]
+                    return ticks[7], sum(ticks)
+    except OSError:
+        pass
+    return 0, 0
+
+
+class Steal:
+    """How much of a CPU's time the hypervisor gave to someone else while this was running.
+
+    On a virtual machine a core can be taken away for whole periods (``st`` in vmstat): the
+    server then gets less CPU per second and every rate falls with it, while its CPU time per
+    request barely moves. A run with more than a few percent stolen is not comparable with one
+    without; every benchmark prints it beside its figures.
+    """
+
+    def __init__(self, cpu: int) -> None:
+        self._cpu = cpu
+        self._start = _cpu_ticks(cpu)
+
+    def percent(self) -> float:
+        """Stolen share of the CPU's time since this was made, in percent."""
+        stolen, total = _cpu_ticks(self._cpu)
+        elapsed = total - self._start[1]
+        return 100.0 * (stolen - self._start[0]) / elapsed if elapsed > 0 else 0.0
+
+
 def check_cpu(cpu: int, what: str) -> None:
     """Refuse a core this process may not run on."""
     allowed = os.sched_getaffinity(0)

@@ -50,7 +50,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, MockbackServer, check_cpu, run_wrk, wrk_script
+from _common import BenchError, MockbackServer, Steal, check_cpu, run_wrk, wrk_script
 
 from mockback.delivery.transports.kafka import KafkaTransport
 from mockback.delivery.transports.rabbitmq import RabbitMQTransport
@@ -73,6 +73,7 @@ class Measurement:
     received: int  # distinct delivery ids consumed
     failed: int  # attempts (transport part) or requests and deliveries (mock part) that failed
     consumed_seconds: float | None = None  # mock part: first request to the last message read
+    steal_pct: float = 0.0  # share of the measured core the hypervisor took during the run
 
     @property
     def rate(self) -> float:
@@ -293,12 +294,13 @@ async def transport_part(broker: str, args: argparse.Namespace, tansu: Tansu | N
 
     try:
         await run_limited(200, args.concurrency, lambda i: transport.send(message(i)))  # warm-up
-        cpu0, wall0 = time.process_time(), time.perf_counter()
+        cpu0, wall0, steal = time.process_time(), time.perf_counter(), Steal(args.cpu)
         results = await run_limited(
             args.messages, args.concurrency, lambda i: transport.send(message(200 + i))
         )
         seconds = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
+        stolen = steal.percent()
     finally:
         await transport.close()
     failed = sum(1 for r in results if r.outcome is not AttemptOutcome.SUCCESS)
@@ -317,6 +319,7 @@ async def transport_part(broker: str, args: argparse.Namespace, tansu: Tansu | N
         cpu_us=cpu / args.messages * 1e6,
         received=received,
         failed=failed,
+        steal_pct=stolen,
     )
 
 
@@ -362,6 +365,7 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
         # request than wrk and left the broker and the consumer short of CPU.
         script = wrk_script(Path(work), '{"orderId":"o-1"}', args.messages)
         cpu0, wall0, epoch0 = server.cpu_seconds(), time.perf_counter(), time.time()
+        steal = Steal(args.cpu)
         load = await asyncio.to_thread(
             run_wrk,
             f"{server.base_url}/orders",
@@ -374,6 +378,7 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
         )
         served = await asyncio.to_thread(server.settled_served)
         succeeded, last_confirm = await asyncio.to_thread(last_confirmation, server)
+        stolen = steal.percent()
         await got.until(served, timeout=120)
         await stop_consumer(consumer)
         read_for = got.last_at - wall0
@@ -390,6 +395,7 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
         received=len(got.ids),
         failed=load.errors + served - succeeded,
         consumed_seconds=read_for,
+        steal_pct=stolen,
     )
 
 
@@ -430,6 +436,7 @@ def report(measurements: list[Measurement]) -> list[str]:
         print(
             f"{m.broker:9} {m.part:9} {m.rate:9,.0f} msg/s  {m.cpu_us:7.1f} us CPU/msg  "
             f"{m.seconds:6.2f} s  received {m.received}/{m.messages}  failed {m.failed}{consumed}"
+            f"  steal {m.steal_pct:.0f}%"
         )
         if lost or m.failed:
             problems.append(f"{m.broker} {m.part}: {lost} lost, {m.failed} failed")

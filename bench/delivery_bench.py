@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import LOOPBACK, BenchError, run_wrk, wrk_script
+from _common import LOOPBACK, BenchError, Steal, run_wrk, wrk_script
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAYMENT = {"amount": 2500, "currency": "usd", "orderId": "o-1"}
@@ -249,7 +249,7 @@ def part_a(args: argparse.Namespace, run: int) -> dict[str, Any]:
                         seconds=args.warmup,
                         script=script,
                     )
-                cpu_before = server.cpu()
+                cpu_before, steal = server.cpu(), Steal(args.server_cpu)
                 result = run_wrk(
                     url,
                     cpu=args.client_cpu,
@@ -261,6 +261,7 @@ def part_a(args: argparse.Namespace, run: int) -> dict[str, Any]:
                 line = (
                     f"(a) {key.upper()} run {run}: {result.rps:8,.0f} req/s  "
                     f"{cpu * 1e6 / max(result.requests, 1):6.1f} us CPU/req  errors {result.errors}"
+                    f"  steal {steal.percent():.0f}%"
                 )
                 if key == "s3":
                     # Warm-up included: every request ever served must have its webhook.
@@ -293,7 +294,7 @@ def part_b(args: argparse.Namespace, run: int) -> dict[str, Any]:
             request(server.port, "POST", "/api/v1/mocks", payment_mock(hook))
             url = f"http://{LOOPBACK}:{server.port}/api/payments"
             started = time.time()
-            cpu_before = server.cpu()
+            cpu_before, steal = server.cpu(), Steal(args.server_cpu)
             accepted_at: list[float] = []
 
             def burst_taken() -> bool:
@@ -325,7 +326,7 @@ def part_b(args: argparse.Namespace, run: int) -> dict[str, Any]:
                 f"(lost {lost}, {stats['count'] - stats['distinct']} duplicates) at "
                 f"{rate:,.0f} deliveries/s; last arrival {stats['last'] - started:.2f} s after "
                 f"the first request; {cpu * 1e6 / max(served, 1):.0f} us server CPU per "
-                f"request+delivery",
+                f"request+delivery; steal {steal.percent():.0f}%",
                 flush=True,
             )
         finally:
@@ -349,10 +350,12 @@ def part_c(args: argparse.Namespace, run: int) -> dict[str, Any]:
             total = int(args.rate * args.latency_seconds)
             interval = 1.0 / args.rate
             answer_ms = []
+            steal = Steal(args.server_cpu)
             for i in range(total + 50):
                 if i == 50:  # the first 50 warm connections and code paths up
                     wait_arrivals(receiver, 50)
                     request(receiver.port, "POST", "/reset")
+                    steal = Steal(args.server_cpu)
                 due = time.monotonic() + interval
                 body = json.dumps({**PAYMENT, "t": time.time()})
                 sent = time.perf_counter()
@@ -371,7 +374,8 @@ def part_c(args: argparse.Namespace, run: int) -> dict[str, Any]:
             print(
                 f"(c) run {run}: {len(lat)} webhooks at {args.rate:g} req/s: request->arrival "
                 f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {lat[-1]:.2f} ms; response p50 "
-                f"{_pct(answers, 50):.2f} ms  p99 {_pct(answers, 99):.2f} ms",
+                f"{_pct(answers, 50):.2f} ms  p99 {_pct(answers, 99):.2f} ms; "
+                f"steal {steal.percent():.0f}%",
                 flush=True,
             )
         finally:

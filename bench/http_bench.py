@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, MockbackServer, Reply, check_cpu
+from _common import BenchError, MockbackServer, Reply, Steal, check_cpu
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,6 +129,7 @@ class Measurement:
     cpu_s: float  # server CPU seconds during the measured run
     duration_s: float  # the measured run's length
     exit_code: int  # the server's exit code after SIGTERM
+    steal_pct: float = 0.0  # share of the server's core the hypervisor took during the run
 
     @property
     def cpu_us_per_req(self) -> float:
@@ -255,9 +256,10 @@ def measure(scenario: Scenario, run: int, args: argparse.Namespace, wrk: str) ->
 
             if args.warmup > 0:
                 parse_wrk(load(args.warmup))
-            before = server.cpu_seconds()
+            before, steal = server.cpu_seconds(), Steal(args.server_cpu)
             report = load(args.duration)
             cpu = server.cpu_seconds() - before
+            stolen = steal.percent()
             result = parse_wrk(report)
             code = server.stop()
     return Measurement(
@@ -267,6 +269,7 @@ def measure(scenario: Scenario, run: int, args: argparse.Namespace, wrk: str) ->
         cpu_s=cpu,
         duration_s=args.duration,
         exit_code=code,
+        steal_pct=stolen,
     )
 
 
@@ -278,7 +281,7 @@ def print_run(m: Measurement) -> None:
     print(
         f"{m.scenario:<3} run {m.run}  {w.rps:>9,.0f} req/s  p50 {w.p50_ms:6.2f} ms  "
         f"p99 {w.p99_ms:6.2f} ms  CPU {m.cpu_us_per_req:6.1f} us/req ({util:3.0f}% of a core)  "
-        f"errors {errors}  exit {m.exit_code}",
+        f"errors {errors}  exit {m.exit_code}  steal {m.steal_pct:.0f}%",
         flush=True,
     )
 
