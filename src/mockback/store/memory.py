@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,9 @@ class MemoryStore(MemoryAccounts):
         self._values: dict[tuple[str, str], dict[str, Any]] = {}
         self._deliveries: dict[str, Delivery] = {}
         self._open: set[str] = set()  # ids of deliveries not final
+        # request id -> ids of its deliveries: callback sequences list a request's deliveries
+        # each time one of them ends, and a scan of every delivery held would stall the loop
+        self._by_request: dict[str, set[str]] = {}
 
     async def open(self) -> None:
         """Nothing to open."""
@@ -121,10 +124,23 @@ class MemoryStore(MemoryAccounts):
 
     def _put(self, d: Delivery) -> None:
         self._deliveries[d.id] = d
+        if d.request_id is not None:
+            self._by_request.setdefault(d.request_id, set()).add(d.id)
         if d.status.is_final:
             self._open.discard(d.id)
         else:
             self._open.add(d.id)
+
+    def _drop(self, d: Delivery) -> None:
+        """Forget a delivery (purged)."""
+        del self._deliveries[d.id]
+        self._open.discard(d.id)
+        request_id = d.request_id
+        siblings = self._by_request.get(request_id) if request_id is not None else None
+        if request_id is not None and siblings is not None:
+            siblings.discard(d.id)
+            if not siblings:
+                del self._by_request[request_id]
 
     async def insert_deliveries(self, deliveries: list[Delivery]) -> None:
         """Keep them; an id already stored is refused, as a primary key would be."""
@@ -168,9 +184,14 @@ class MemoryStore(MemoryAccounts):
 
     async def list_deliveries(self, query: DeliveryQuery) -> tuple[list[Delivery], int]:
         """Newest first."""
+        candidates: Iterable[Delivery] = (
+            self._deliveries.values()
+            if query.request_id is None
+            else [self._deliveries[i] for i in self._by_request.get(query.request_id, ())]
+        )
         rows = [
             d
-            for d in self._deliveries.values()
+            for d in candidates
             if (query.mock_id is None or d.mock_id == query.mock_id)
             and (query.namespace is None or d.namespace == query.namespace)
             and (not query.statuses or d.status in query.statuses)

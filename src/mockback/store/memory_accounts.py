@@ -49,6 +49,8 @@ class MemoryAccounts:
 
         async def insert_deliveries(self, deliveries: list[Delivery]) -> None: ...
 
+        def _drop(self, d: Delivery) -> None: ...
+
     def _accounts(self) -> _Accounts:
         # Created on first use, so MemoryStore.__init__ needs no knowledge of these tables.
         state: _Accounts | None = getattr(self, "_accounts_state", None)
@@ -285,7 +287,7 @@ class MemoryAccounts:
             if d.status.is_final and d.finished_at is not None and d.finished_at < before
         ]
         for d in old:
-            del self._deliveries[d.id]
+            self._drop(d)
         tokens = self._accounts().tokens
         expired = [h for h, t in tokens.items() if t.expires_at is not None and t.expires_at <= now]
         for h in expired:

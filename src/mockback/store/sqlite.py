@@ -62,6 +62,7 @@ CREATE INDEX IF NOT EXISTS deliveries_open ON deliveries (status, due_at);
 CREATE INDEX IF NOT EXISTS deliveries_unfinished ON deliveries (due_at, id) WHERE {_OPEN};
 CREATE INDEX IF NOT EXISTS deliveries_mock ON deliveries (mock_id, created_at);
 CREATE INDEX IF NOT EXISTS deliveries_created ON deliveries (created_at);
+CREATE INDEX IF NOT EXISTS deliveries_request ON deliveries (request_id);
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL,
     number INTEGER NOT NULL,
