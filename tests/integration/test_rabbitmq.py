@@ -14,8 +14,13 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
+from mockback.delivery.transports import rabbitmq as rabbitmq_module
 from mockback.delivery.transports.base import Transport
-from mockback.delivery.transports.rabbitmq import MISSING_EXTRA, RabbitMQTransport
+from mockback.delivery.transports.rabbitmq import (
+    MISSING_EXTRA,
+    ConnectionKey,
+    RabbitMQTransport,
+)
 from mockback.domain.deliveries import AttemptOutcome, CallbackType, OutboundMessage
 from tests.support.brokers import (
     BrokerFront,
@@ -240,6 +245,41 @@ async def test_missing_exchange_fails_without_hurting_other_exchanges(
     )
     assert again.outcome is AttemptOutcome.FAILURE
     assert transport.open_connections == 1
+
+
+async def test_past_the_channel_limit_the_least_recently_used_exchange_gives_way(
+    rabbitmq_url: str,
+    channel: AbstractChannel,
+    transport: RabbitMQTransport,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One channel per exchange, at most _MAX_CHANNELS: the one closed for a new exchange is
+    the one published to least recently, never one in steady use."""
+    monkeypatch.setattr(rabbitmq_module, "_MAX_CHANNELS", 2)
+    exchanges = [
+        await channel.declare_exchange(
+            name("mb-ex"), aio_pika.ExchangeType.FANOUT, auto_delete=True
+        )
+        for _ in range(3)
+    ]
+    q = await queue(channel)
+    for exchange in exchanges:
+        await q.bind(exchange)
+    try:
+        hot, cold, new = (e.name for e in exchanges)
+        for exchange_name in (hot, cold, hot, hot, new):
+            result = await transport.send(
+                message(rabbitmq_url, rabbitExchange=exchange_name, rabbitRoutingKey="k")
+            )
+            assert result.outcome is SUCCESS, result.error
+        assert len(await received(q, 5)) == 5
+        async with transport._pool.lease(
+            ConnectionKey(url=rabbitmq_url, connect_ip=None), 5
+        ) as lease:
+            assert list(lease.client.channels) == [hot, new]
+    finally:
+        for exchange in exchanges:
+            await exchange.delete()
 
 
 async def test_concurrent_sends_share_one_connection_and_all_arrive(

@@ -112,6 +112,8 @@ class _Connection:
         publisher = self._publishers.get(exchange)
         if publisher is None or publisher.is_closed:
             return None
+        # Still the most recently used: past _MAX_CHANNELS the least recent one is closed.
+        self.channels.move_to_end(exchange)
         return publisher
 
     async def publisher(self, exchange: str) -> aiormq.Channel:
