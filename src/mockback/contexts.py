@@ -6,9 +6,10 @@ reads them never pays for decoding them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mockback.compiled import RequestContext
 from mockback.domain.mocks import Mock, StoreScope
 from mockback.domain.requests import RequestSnapshot
 from mockback.templating import FakeData, RenderContext
@@ -63,10 +64,6 @@ def store_keys(mock: Mock) -> tuple[StoreKey, StoreKey, StoreKey]:
         )
 
     return key(StoreScope.GLOBAL), key(StoreScope.CHAIN), key(StoreScope.MOCK)
-
-
-RequestContext = Callable[[RequestSnapshot, Mapping[str, str]], RenderContext]
-"""Builds the template context of one request to one mock."""
 
 
 class ContextBuilder:
