@@ -141,7 +141,7 @@ def stamp(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMappin
 
 def _field(key: str, value: Any) -> str:
     """``key=value``: a word as it is, other text quoted, numbers plain, anything else repr."""
-    if type(value) is str:
+    if isinstance(value, str):
         if value and " " not in value and "=" not in value:
             return f"{key}={value}"
         return f"{key}={value!r}"
