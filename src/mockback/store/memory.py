@@ -135,12 +135,12 @@ class MemoryStore(MemoryAccounts):
         """Forget a delivery (purged)."""
         del self._deliveries[d.id]
         self._open.discard(d.id)
-        request_id = d.request_id
-        siblings = self._by_request.get(request_id) if request_id is not None else None
-        if request_id is not None and siblings is not None:
-            siblings.discard(d.id)
-            if not siblings:
-                del self._by_request[request_id]
+        if d.request_id is None:
+            return
+        siblings = self._by_request.get(d.request_id, set())
+        siblings.discard(d.id)
+        if not siblings:
+            self._by_request.pop(d.request_id, None)
 
     async def insert_deliveries(self, deliveries: list[Delivery]) -> None:
         """Keep them; an id already stored is refused, as a primary key would be."""
