@@ -247,6 +247,29 @@ async def test_missing_exchange_fails_without_hurting_other_exchanges(
     assert transport.open_connections == 1
 
 
+async def test_a_confirm_that_never_comes_times_out_the_attempt(
+    channel: AbstractChannel, transport: RabbitMQTransport
+) -> None:
+    """On an open connection and channel, a publish whose confirm does not come within the
+    callback's timeout is a timeout, and the next attempt gets a fresh connection."""
+    q = await queue(channel)
+    async with BrokerFront(5672) as front:
+        url = f"amqp://guest:guest@127.0.0.1:{front.port}/"
+        first = await transport.send(message(url, rabbitQueue=q.name))
+        assert first.outcome is SUCCESS, first.error
+        front.answering.clear()  # the broker's answers (the confirm) stop reaching us
+        started = time.monotonic()
+        hung = await transport.send(message(url, rabbitQueue=q.name, timeout=1))
+        assert hung.outcome is AttemptOutcome.TIMEOUT
+        assert hung.error == "no publisher confirm from RabbitMQ within 1 s"
+        assert 0.9 < time.monotonic() - started < 3
+        front.answering.set()
+        again = await transport.send(message(url, rabbitQueue=q.name))
+        assert again.outcome is SUCCESS, again.error
+        assert front.connections == 2
+    assert len(await received(q, 3)) == 3
+
+
 async def test_past_the_channel_limit_the_least_recently_used_exchange_gives_way(
     rabbitmq_url: str,
     channel: AbstractChannel,

@@ -180,6 +180,9 @@ class BrokerFront:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # one per open connection
         self._accepted: list[asyncio.StreamWriter] = []  # every connection, both sides
+        # Cleared: what the broker sends is held back (a broker that stopped answering)
+        self.answering = asyncio.Event()
+        self.answering.set()
 
     async def __aenter__(self) -> BrokerFront:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -217,7 +220,7 @@ class BrokerFront:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
             writers.append(up_writer)
             self._accepted.append(up_writer)
-            pump = asyncio.create_task(_pipe(up_reader, writer))
+            pump = asyncio.create_task(_pipe(up_reader, writer, self.answering))
             if self._users is None:
                 await _pipe(reader, up_writer)
             else:
@@ -309,8 +312,12 @@ def _string(data: bytes) -> bytes:
     return struct.pack(">h", len(data)) + data
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, gate: asyncio.Event | None = None
+) -> None:
     with contextlib.suppress(OSError, ssl.SSLError):
         while data := await reader.read(65536):
+            if gate is not None:
+                await gate.wait()
             writer.write(data)
             await writer.drain()
