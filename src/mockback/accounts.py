@@ -314,7 +314,11 @@ class Accounts:
             raise _no_user(user_id)
 
     async def set_password(self, caller: Principal, user_id: str, data: Any) -> dict[str, Any]:
-        """Set a password: admins for anyone; users for themselves, with the current one."""
+        """Set a password: admins for anyone; users for themselves, with the current one.
+
+        The user's login tokens end (theirs, and any made by someone who had the old
+        password); their API tokens keep working.
+        """
         user_id = self._resolve(caller, user_id)
         body = validate(PasswordIn, data, "password change")
         if user_id != caller.user_id:
@@ -329,6 +333,11 @@ class Accounts:
         await self._write(
             self._store.update_user, after, self._event("user.password.set", caller.login, view)
         )
+        # Whoever had the old password may hold a login token made with it: those end now.
+        # API tokens are credentials of their own, revoked one by one.
+        for token in await self._store.list_tokens(user_id):
+            if token.expires_at is not None:  # only login tokens expire
+                await self._store.delete_token(token.id)
         return view
 
     # ---- tokens

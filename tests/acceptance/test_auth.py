@@ -166,8 +166,16 @@ def test_passwords_change_with_the_current_one_or_by_an_admin(session: Session) 
         "/api/v1/login", json={"login": "ann", "password": "ann-pass-1"}
     )
     assert old.status_code == 401
-    session.login("ann", "ann-pass-2")
+    # The login token made with the old password ended with it.
+    assert as_ann.get("/api/v1/users/me").status_code == 401
+    as_ann = session.login("ann", "ann-pass-2")
+    api_token = ok(as_ann.post("/api/v1/tokens", json={"name": "ci"}), 201)["token"]
     ok(root.post(f"/api/v1/users/{ann['id']}/password", json={"password": "ann-pass-3"}))
+    # An admin's reset ends her login tokens too; her API token keeps working, and the admin's
+    # own login token is untouched.
+    assert as_ann.get("/api/v1/users/me").status_code == 401
+    assert ok(session.bearer(api_token).get("/api/v1/users/me"))["id"] == ann["id"]
+    ok(root.get("/api/v1/users/me"))
     session.login("ann", "ann-pass-3")
     short = root.post(f"/api/v1/users/{ann['id']}/password", json={"password": "short"})
     assert short.status_code == 400 and short.json()["details"][0]["field"] == "password"
