@@ -26,8 +26,9 @@ server's ``PYTHONPATH``), so two versions can be compared in one sitting::
     python bench/instructions_bench.py --src /tmp/before/src
     python bench/instructions_bench.py
 
-Scenarios: S1 ``GET /hello`` (static answer); S2 ``POST /api/payments`` (templated answer);
-S3 S2 plus one async webhook to a receiver in this process, with the default SQLite store (each
+Scenarios: S1 ``GET /hello`` (static answer) and S2 ``POST /api/payments`` (templated answer),
+the mocks and requests of ``http_bench.py``; S3, S2's request to ``delivery_bench.py``'s mock
+with one async webhook, here to a receiver in this process, with the default SQLite store (each
 delivery committed before its response). Needs valgrind (Debian's package). Traffic goes to
 127.0.0.1 only; every wait has a time limit.
 """
@@ -50,9 +51,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import http_bench
 from _common import LOOPBACK, BenchError, mockback_command
+from delivery_bench import payment_mock
 
-PAYMENT = {"amount": 2500, "currency": "usd", "orderId": "o-1"}
 START_TIMEOUT = 600.0  # seconds: imports run 50-100 times slower under valgrind
 _STATUS = re.compile(rb"^HTTP/1\.[01] (\d{3})")
 _LENGTH = re.compile(rb"(?im)^content-length:\s*(\d+)\s*$")
@@ -62,72 +64,33 @@ _LENGTH = re.compile(rb"(?im)^content-length:\s*(\d+)\s*$")
 class Scenario:
     """One workload: its mock and the request that drives it."""
 
-    key: str
     title: str
-    mock: Callable[[int], dict[str, Any]]  # receiver port -> the mock document
-    method: str
-    path: str
-    body: dict[str, Any] | None
-    webhooks: bool  # each request fires one webhook to the receiver
-    durable: bool  # the default SQLite store rather than --ephemeral
+    request: http_bench.Scenario  # the method, path and body sent (its mock unless ``mock``)
+    mock: Callable[[int], dict[str, Any]] | None = None  # receiver port -> the mock document
+    durable: bool = False  # the default SQLite store rather than --ephemeral
+
+    def mock_for(self, port: int) -> dict[str, Any]:
+        """The mock document to create, its webhooks (if any) sent to ``port``."""
+        return self.request.mock if self.mock is None else self.mock(port)
+
+    @property
+    def webhooks(self) -> bool:
+        """Whether each request fires one webhook to the receiver."""
+        return self.mock is not None
 
 
-def _hello(_: int) -> dict[str, Any]:
-    return {
-        "id": "bench-hello",
-        "http": {"route": "/hello", "httpMethod": "GET"},
-        "response": {"statusCode": 200, "body": {"ok": True}},
-    }
+def _s3_mock(port: int) -> dict[str, Any]:
+    return payment_mock(f"http://{LOOPBACK}:{port}/hook")
 
 
-def _payment(port: int, *, webhook: bool) -> dict[str, Any]:
-    mock: dict[str, Any] = {
-        "id": "bench-payment",
-        "http": {"route": "/api/payments", "httpMethod": "POST"},
-        "response": {
-            "statusCode": 200,
-            "body": {"id": "$.fake.UUID", "amount": "$.req.amount", "status": "succeeded"},
-        },
-    }
-    if webhook:
-        mock["webhooks"] = [
-            {
-                "url": f"http://{LOOPBACK}:{port}/hook",
-                "body": {"id": "$.response.id", "amount": "$.req.amount"},
-            }
-        ]
-    return mock
-
-
+# S1 and S2 as http_bench.py sends them; S3 is S2's request to delivery_bench.py's mock.
 SCENARIOS = {
-    "s1": Scenario(
-        key="s1",
-        title="S1 GET /hello, static",
-        mock=_hello,
-        method="GET",
-        path="/hello",
-        body=None,
-        webhooks=False,
-        durable=False,
-    ),
-    "s2": Scenario(
-        key="s2",
-        title="S2 POST /api/payments, templated",
-        mock=lambda port: _payment(port, webhook=False),
-        method="POST",
-        path="/api/payments",
-        body=PAYMENT,
-        webhooks=False,
-        durable=False,
-    ),
+    "s1": Scenario(title="S1 GET /hello, static", request=http_bench.SCENARIOS["s1"]),
+    "s2": Scenario(title="S2 POST /api/payments, templated", request=http_bench.SCENARIOS["s2"]),
     "s3": Scenario(
-        key="s3",
         title="S3 S2 + one async webhook, SQLite",
-        mock=lambda port: _payment(port, webhook=True),
-        method="POST",
-        path="/api/payments",
-        body=PAYMENT,
-        webhooks=True,
+        request=http_bench.SCENARIOS["s2"],
+        mock=_s3_mock,
         durable=True,
     ),
 }
@@ -167,7 +130,8 @@ async def _one_connection(port: int, raw: bytes, count: int) -> None:
 
 
 async def _load(port: int, scenario: Scenario, requests: int, connections: int) -> None:
-    raw = _request_bytes(scenario.method, scenario.path, scenario.body)
+    request = scenario.request
+    raw = _request_bytes(request.method, request.path, request.body)
     shares = [requests // connections + (i < requests % connections) for i in range(connections)]
     await asyncio.wait_for(
         asyncio.gather(*(_one_connection(port, raw, n) for n in shares if n)),
@@ -317,7 +281,7 @@ async def _measure(scenario: Scenario, args: argparse.Namespace, workdir: Path) 
     await receiver.start()
     server = CountedServer(workdir, durable=scenario.durable, src=args.src)
     try:
-        await asyncio.to_thread(server.wait_ready, scenario.mock(receiver.port))
+        await asyncio.to_thread(server.wait_ready, scenario.mock_for(receiver.port))
         await _load(server.port, scenario, args.warmup, args.connections)
         if scenario.webhooks:
             await receiver.wait_for(args.warmup, timeout=120)
