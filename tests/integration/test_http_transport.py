@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 import pytest
 import trustme
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from mockback.delivery.transports.base import Transport
-from mockback.delivery.transports.http import CONNECT_IP, HttpTransport, PinningResolver
+from mockback.delivery.transports.http import CONNECT_IP, HttpTransport
 from mockback.domain.deliveries import AttemptOutcome, AttemptResult, CallbackType, OutboundMessage
 from tests.support.receiver import Receiver
 
@@ -24,20 +21,27 @@ SUCCESS = AttemptOutcome.SUCCESS
 FAILURE = AttemptOutcome.FAILURE
 
 
-class NoDns(AbstractResolver):
+class NoDns:
     """Fails every lookup, as for a name that does not exist, and counts lookups."""
 
     def __init__(self) -> None:
         self.lookups: list[str] = []
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
+    async def resolve(self, host: str, port: int) -> list[str]:
         self.lookups.append(host)
-        raise OSError(-2, "Name or service not known")
+        raise socket.gaierror(-2, "Name or service not known")
 
-    async def close(self) -> None:
-        pass
+
+class Dns:
+    """Answers every lookup with the given addresses, in order."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = list(addresses)
+        self.lookups: list[str] = []
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        self.lookups.append(host)
+        return self.addresses
 
 
 @pytest.fixture
@@ -462,72 +466,57 @@ async def test_connect_ip_must_be_an_address(transport: HttpTransport) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pin", "family"),
+    "pin",
     [
-        ("127.0.0.1", socket.AF_INET),  # IPv4
-        ("::1", socket.AF_INET6),  # IPv6
-        ("0:0:0:0:0:0:0:1", socket.AF_INET6),  # a long IPv6 spelling is normalised
+        "::1",  # IPv6
+        "0:0:0:0:0:0:0:1",  # a long IPv6 spelling is normalised
     ],
 )
-async def test_pinning_resolver_answers_with_the_pin(
-    pin: str, family: socket.AddressFamily
+async def test_connect_ip_over_ipv6(pin: str) -> None:
+    """A pinned IPv6 address is connected to as such, the URL's host kept in Host."""
+    async with Receiver(host="::1") as receiver:
+        transport = HttpTransport(resolver=NoDns())
+        url = receiver.url("/six", host="hooks.example.test")
+        try:
+            result = await transport.send(message(url, options={CONNECT_IP: pin}))
+        finally:
+            await transport.close()
+        assert result.outcome is SUCCESS, result.error
+        (call,) = await receiver.wait_for(1)
+    assert call.headers["Host"] == f"hooks.example.test:{receiver.port}"
+
+
+async def test_resolved_addresses_are_tried_in_order(receiver: Receiver) -> None:
+    """Without a pin every resolved address is tried until one answers (127.0.0.2 refuses)."""
+    dns = Dns("127.0.0.2", "127.0.0.1")
+    transport = HttpTransport(resolver=dns)
+    try:
+        result = await transport.send(message(receiver.url("/", host="hooks.example.test")))
+    finally:
+        await transport.close()
+    assert result.outcome is SUCCESS, result.error
+    assert dns.lookups == ["hooks.example.test"]
+
+
+async def test_a_kept_alive_connection_serves_only_its_pinned_address(
+    receiver: Receiver,
 ) -> None:
-    """Inside an attempt the resolver returns only the pinned address, with its family."""
-    answers: list[list[ResolveResult]] = []
-
-    class Recording(AbstractResolver):
-        def __init__(self, inner: AbstractResolver) -> None:
-            self.inner = inner
-
-        async def resolve(
-            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-        ) -> list[ResolveResult]:
-            answers.append(await self.inner.resolve(host, port, family))
-            raise OSError(-2, "recorded, not connecting")
-
-        async def close(self) -> None:
-            await self.inner.close()
-
-    transport = HttpTransport(
-        resolver=NoDns(),
-        connector_factory=lambda *, resolver, limit: aiohttp.TCPConnector(
-            resolver=Recording(resolver), use_dns_cache=False
-        ),
-    )
-    try:
-        await transport.send(message("http://h.test:8080/", options={CONNECT_IP: pin}))
-    finally:
-        await transport.close()
-    (answer,) = answers
-    assert [(a["host"], a["port"], a["family"], a["hostname"]) for a in answer] == [
-        (str(ipaddress.ip_address(pin)), 8080, family, "h.test")
-    ]
-
-
-async def test_pin_does_not_outlive_its_attempt() -> None:
-    """After an attempt, resolution in the same task falls back to normal lookups."""
-    dns = NoDns()
-    resolver = PinningResolver(dns)
+    """A connection kept alive for one pinned address is not reused for another pin."""
     transport = HttpTransport(resolver=NoDns())
+    url = receiver.url("/", host="hooks.example.test")
     try:
-        await transport.send(message("http://h.test:9/", options={CONNECT_IP: "127.0.0.1"}))
+        first = await transport.send(message(url, options={CONNECT_IP: "127.0.0.1"}))
+        # The receiver listens on 127.0.0.1 only: 127.0.0.2 refuses, unless the connection
+        # kept alive for 127.0.0.1 were (wrongly) reused.
+        other = await transport.send(message(url, options={CONNECT_IP: "127.0.0.2"}))
     finally:
         await transport.close()
-    with pytest.raises(OSError):
-        await resolver.resolve("h.test", 80)
-    assert dns.lookups == ["h.test"]
-
-
-async def test_connector_with_dns_cache_is_refused() -> None:
-    """A connector that caches DNS would let one attempt's pin answer for another: refused."""
-    transport = HttpTransport(
-        connector_factory=lambda *, resolver, limit: aiohttp.TCPConnector(
-            resolver=resolver, use_dns_cache=True
-        )
+    assert first.outcome is SUCCESS, first.error
+    assert other.outcome is AttemptOutcome.ERROR
+    assert (
+        other.error
+        == f"could not connect to hooks.example.test:{receiver.port}: Connection refused"
     )
-    with pytest.raises(ValueError, match="cache"):
-        await transport.send(message("http://127.0.0.1:9/"))
-    await transport.close()
 
 
 @pytest.fixture(scope="module")
@@ -549,12 +538,7 @@ def _server_context(ca: trustme.CA, names: list[str]) -> ssl.SSLContext:
 def _trusting(ca: trustme.CA) -> HttpTransport:
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
-    return HttpTransport(
-        resolver=NoDns(),
-        connector_factory=lambda *, resolver, limit: aiohttp.TCPConnector(
-            limit=limit, resolver=resolver, use_dns_cache=False, ssl=client_context
-        ),
-    )
+    return HttpTransport(resolver=NoDns(), ssl_context=client_context)
 
 
 async def test_connect_ip_keeps_tls_sni_and_certificate_name(ca: trustme.CA) -> None:

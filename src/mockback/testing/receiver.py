@@ -143,6 +143,7 @@ class _Programmable:
     _recorder: _Recorder
     _scheme: str
     _port: int | None
+    _host: str
 
     @property
     def port(self) -> int:
@@ -151,8 +152,10 @@ class _Programmable:
             raise RuntimeError("the receiver is not running")
         return self._port
 
-    def url(self, path: str = "/", *, host: str = "127.0.0.1") -> str:
-        """The receiver's URL for ``path`` (``host`` may be a name pinned to 127.0.0.1)."""
+    def url(self, path: str = "/", *, host: str | None = None) -> str:
+        """The receiver's URL for ``path`` (``host`` may be a name pinned to its address)."""
+        if host is None:
+            host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{self._scheme}://{host}:{self.port}{path}"
 
     @property
@@ -207,8 +210,10 @@ class _Programmable:
 class Receiver(_Programmable):
     """The receiver in the current event loop: ``async with Receiver() as r``."""
 
-    def __init__(self, *, ssl_context: SSLContext | None = None) -> None:
+    def __init__(self, *, ssl_context: SSLContext | None = None, host: str = "127.0.0.1") -> None:
+        """``host`` is the loopback address to listen on (``"::1"`` for IPv6)."""
         self._recorder = _Recorder()
+        self._host = host
         self._ssl_context = ssl_context
         self._scheme = "https" if ssl_context else "http"
         self._port = None
@@ -217,7 +222,7 @@ class Receiver(_Programmable):
         self._arrived: asyncio.Event | None = None
 
     async def start(self) -> None:
-        """Listen on 127.0.0.1, on a free port."""
+        """Listen on the receiver's address, on a free port."""
         self._closing = asyncio.Event()
         self._arrived = asyncio.Event()
         app = web.Application()
@@ -226,7 +231,7 @@ class Receiver(_Programmable):
             app, handle_signals=False, access_log=None, shutdown_timeout=0.5
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl_context)
+        site = web.TCPSite(self._runner, self._host, 0, ssl_context=self._ssl_context)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
 
@@ -322,6 +327,7 @@ class ThreadedReceiver(_Programmable):
 
     def __init__(self, *, ssl_context: SSLContext | None = None) -> None:
         self._inner = Receiver(ssl_context=ssl_context)
+        self._host = self._inner._host
         self._recorder = self._inner._recorder
         self._scheme = self._inner._scheme
         self._port = None

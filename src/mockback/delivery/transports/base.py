@@ -3,7 +3,7 @@
 A transport sends an ``OutboundMessage`` exactly as rendered and reports how the attempt went.
 The target's faults (refusals, timeouts, bad answers) are outcomes, never exceptions; an
 exception from ``send`` means a bug or a cancelled task, and the worker treats it as such.
-Implementations: ``http`` (aiohttp), ``memory`` (tests); Kafka and RabbitMQ follow the same shape.
+Implementations: ``http`` (asyncio + httptools), ``memory`` (tests); Kafka and RabbitMQ follow the same shape.
 """
 
 from __future__ import annotations

@@ -1,109 +1,164 @@
-"""HTTP webhooks over one shared aiohttp session.
+"""HTTP webhooks over pooled keep-alive connections (``http_wire``: asyncio + httptools).
 
-One ``ClientSession`` per transport, made lazily inside the running loop, with a bounded
-``TCPConnector`` so kept-alive connections are reused across deliveries. Each ``send`` is one
-attempt: the message's method, URL, headers and body go out unchanged, the answer is judged, and
-every aiohttp failure is translated here into an ``AttemptOutcome`` with a sentence (the target's
-faults never escape as exceptions).
+Each ``send`` is one attempt: the message's method, URL, headers and body go out unchanged, the
+answer is judged, and every failure is translated here into an ``AttemptOutcome`` with a
+sentence (the target's faults never escape as exceptions).
 
-What goes on the wire: the caller's headers, plus only what HTTP framing needs (``Host``,
-``Content-Length``). aiohttp's own defaults (``Content-Type: application/octet-stream`` for byte
-bodies, ``Accept``, ``Accept-Encoding``, ``User-Agent``) are suppressed, so the delivery log's
-"request as sent" is the request sent. The session keeps no cookies (a cookie set by one target
-must not ride along to the next delivery) and ignores proxy settings from the environment (the
-outbound policy checks the address actually connected to).
+What goes on the wire: the caller's headers, plus only what HTTP framing needs (``Host``, unless
+the caller set one, and ``Content-Length`` when there is a body or the method carries one). No
+``Content-Type``, ``Accept``, ``Accept-Encoding`` or ``User-Agent`` of a client library's is
+added, so the delivery log's "request as sent" is the request sent. Credentials in the URL
+(``https://user:pass@host/``) become an ``Authorization: Basic`` header unless the caller set
+one. Nothing is remembered between deliveries: no cookies, no proxy from the environment (the
+outbound policy checks the address actually connected to). The URL is encoded as a browser
+would (spaces and non-ASCII characters percent-encoded, an international host name in IDNA).
 
 Judging: 2xx is success; 1xx/3xx/4xx/5xx are failures with the status (redirects are never
 followed); 410 stops retrying; ``Retry-After`` on 429/503 is parsed into seconds. The attempt's
-whole exchange, including waiting for a pooled connection and reading the body, is bounded by
-the message's timeout.
+whole exchange, including waiting for a pooled connection, resolving, connecting, the TLS
+handshake and reading the body, is bounded by the message's timeout.
 
 Pinned addresses: the outbound policy resolves a host, checks every address and passes the one
-it checked as ``options["connect_ip"]``. The connector's resolver answers with that address for
-the attempt (through a context variable set around the request), so the connection goes there
-while the URL's host stays in ``Host`` and in TLS SNI and certificate checks. The connector's DNS
-cache is off so one attempt's pin cannot answer for another. Pooled connections are keyed by
-host, port and TLS; a kept-alive connection therefore leads to an address checked when it was
-opened.
+it checked as ``options["connect_ip"]``. The connection goes to that address while the URL's
+host stays in ``Host`` and in TLS SNI and certificate checks. Pooled connections are keyed by
+TLS, host, port and that address, so a kept-alive connection always leads to an address that was
+checked.
 """
 
 from __future__ import annotations
 
-import contextvars
+import asyncio
+import base64
 import functools
 import ipaddress
 import os
-import socket
+import re
+import ssl
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Final, Protocol
+from typing import Final, NamedTuple
 
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from mockback.delivery.retry import parse_retry_after
 from mockback.delivery.transports.base import Stopwatch
+from mockback.delivery.transports.http_wire import (
+    Answer,
+    CertificateError,
+    ConnectError,
+    ConnectionPool,
+    Disconnected,
+    ExchangeError,
+    HandshakeError,
+    MalformedBody,
+    NotHttp,
+    ResolveError,
+    Resolver,
+    SystemResolver,
+)
 from mockback.domain.deliveries import AttemptOutcome, AttemptResult, OutboundMessage
 
 CONNECT_IP: Final = "connect_ip"  # options key: the checked address to connect to
 
-# aiohttp adds these unless told not to; the caller renders every header it wants sent.
-_SKIPPED_AUTO_HEADERS: Final = ("Content-Type", "Accept", "Accept-Encoding", "User-Agent")
-
 _MIN_TIMEOUT: Final = 0.001  # seconds
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
-_NUMERIC_FLAGS: Final = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
-
-# The address pinned for the attempt running in the current task; None means "resolve normally".
-_PINNED_ADDRESS: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "mockback_pinned_address", default=None
-)
-
-
-class ConnectorFactory(Protocol):
-    """Builds the session's connector; it must use the resolver it is given."""
-
-    def __call__(self, *, resolver: AbstractResolver, limit: int) -> aiohttp.BaseConnector: ...
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})  # Content-Length: 0 when empty
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE: Final = re.compile(r"[\r\n\x00]")
+# Headers the request's framing depends on: checked, not passed through blindly.
+_SPECIAL: Final = frozenset({"host", "authorization", "content-length", "transfer-encoding"})
 
 
-def default_connector(*, resolver: AbstractResolver, limit: int) -> aiohttp.BaseConnector:
-    """A TCP connector with ``limit`` connections in all and no DNS cache (pins vary)."""
-    return aiohttp.TCPConnector(limit=limit, resolver=resolver, use_dns_cache=False)
+class Unsendable(ExchangeError):
+    """The request cannot be put on the wire as given."""
 
 
-class PinningResolver(AbstractResolver):
-    """Answers with the current attempt's pinned address, or asks the fallback resolver."""
+class BadUrl(ExchangeError):
+    """The target is not a usable http(s) URL."""
 
-    def __init__(self, fallback: AbstractResolver) -> None:
-        self._fallback = fallback
+    def __init__(self, url: str, *, http: bool) -> None:
+        super().__init__(url, http)
+        self.url = url
+        self.http = http  # the scheme was http(s), the rest was not usable
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        pinned = _PINNED_ADDRESS.get()
-        if pinned is None:
-            return await self._fallback.resolve(host, port, family)
-        address = ipaddress.ip_address(pinned)
-        return [
-            {
-                "hostname": host,
-                "host": str(address),
-                "port": port,
-                "family": socket.AF_INET6 if address.version == 6 else socket.AF_INET,
-                "proto": 0,
-                "flags": _NUMERIC_FLAGS,
-            }
-        ]
 
-    async def close(self) -> None:
-        await self._fallback.close()
+class _Target(NamedTuple):
+    """What a URL says about where and what to ask (parsed once per distinct URL)."""
+
+    tls: bool
+    host: str  # IDNA, no brackets
+    port: int
+    host_header: str  # host[:port], brackets around IPv6
+    path: str  # path and query, percent-encoded
+    authorization: str | None  # from credentials in the URL
 
 
 @functools.lru_cache(maxsize=1024)
-def _checked_address(text: str) -> None:
-    """Raise ValueError unless ``text`` is an IP address (remembered: pins repeat)."""
-    ipaddress.ip_address(text)
+def _target(url: str) -> _Target:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        raise BadUrl(url, http=True) from None
+    if parsed.scheme not in ("http", "https"):
+        raise BadUrl(url, http=False)
+    host = parsed.raw_host
+    port = parsed.port
+    if not host or port is None:
+        raise BadUrl(url, http=True)
+    authorization = None
+    if parsed.user is not None:
+        pair = f"{parsed.user}:{parsed.password or ''}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode("ascii")
+    return _Target(
+        tls=parsed.scheme == "https",
+        host=host,
+        port=port,
+        host_header=parsed.host_port_subcomponent or host,
+        path=parsed.raw_path_qs or "/",
+        authorization=authorization,
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_address(text: str) -> str:
+    """The address in its normal spelling; ValueError unless ``text`` is an IP address."""
+    return str(ipaddress.ip_address(text))
+
+
+def _request_head(message: OutboundMessage, target: _Target) -> bytes:
+    method = message.method
+    if not _TOKEN.fullmatch(method):
+        raise Unsendable(f"the method {method!r} is not an HTTP token")
+    lines = [f"{method} {target.path} HTTP/1.1"]
+    length = len(message.body)
+    has_host = has_authorization = has_length = False
+    for name, value in message.headers:
+        if not _TOKEN.fullmatch(name):
+            raise Unsendable(f"the header name {name!r} is not an HTTP token")
+        if _BAD_VALUE.search(value):
+            raise Unsendable(f"the value of header {name} holds a line break or NUL")
+        lowered = name.lower()
+        if lowered in _SPECIAL:
+            if lowered == "host":
+                has_host = True
+            elif lowered == "authorization":
+                has_authorization = True
+            elif lowered == "content-length" and value.strip() == str(length):
+                has_length = True
+            elif lowered == "content-length":
+                raise Unsendable(f"{name} says {value} but the body has {length} bytes")
+            else:
+                raise Unsendable(f"{name} cannot be set: the body is sent whole, with its length")
+        lines.append(f"{name}: {value}")
+    if not has_host:
+        lines.insert(1, f"Host: {target.host_header}")
+    if target.authorization is not None and not has_authorization:
+        lines.append(f"Authorization: {target.authorization}")
+    if not has_length and (length or method in _BODY_METHODS):
+        lines.append(f"Content-Length: {length}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode()
 
 
 class HttpTransport:
@@ -114,130 +169,65 @@ class HttpTransport:
         *,
         pool_limit: int = 100,
         body_cap: int = 65536,
-        connector_factory: ConnectorFactory | None = None,
-        resolver: AbstractResolver | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         """Configure; nothing is opened until the first send, inside the running loop.
 
         ``pool_limit`` bounds open connections (keep it at least the number of workers, or
         attempts wait for a connection within their timeout); ``body_cap`` bounds the kept
-        answer body in bytes; ``connector_factory`` builds the connector (TLS settings, say)
-        and must use the resolver it is given; ``resolver`` answers for hosts sent without a
-        pinned address (default: getaddrinfo in a thread). The transport closes it.
+        answer body in bytes; ``ssl_context`` decides which certificates are trusted for
+        https targets (default: the system's); ``resolver`` answers for hosts sent without a
+        pinned address (default: getaddrinfo in a thread).
         """
         if pool_limit < 1:
             raise ValueError(f"pool_limit must be at least 1, not {pool_limit}")
         if body_cap < 0:
             raise ValueError(f"body_cap must be 0 or more, not {body_cap}")
-        self._pool_limit = pool_limit
         self._body_cap = body_cap
-        self._connector_factory = connector_factory or default_connector
-        self._fallback_resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
-        self._resolver: AbstractResolver | None = None
-        self._closed = False
+        self._pool = ConnectionPool(
+            limit=pool_limit, resolver=resolver or SystemResolver(), ssl_context=ssl_context
+        )
 
     async def send(self, message: OutboundMessage) -> AttemptResult:
         """One attempt; the target's faults come back as outcomes."""
         stopwatch = Stopwatch()
         pinned = message.options.get(CONNECT_IP)
         if pinned is not None:
-            _checked_address(pinned)  # a caller bug, not a target fault: let it raise
-        session = self._session or self._open()
-        status: int | None = None
-        token = _PINNED_ADDRESS.set(pinned)
+            pinned = _checked_address(pinned)  # a caller bug, not a target fault: let it raise
         try:
-            async with session.request(
-                message.method,
-                message.target,
-                headers=message.headers,
-                data=message.body or None,
-                # aiohttp reads a zero total as "no limit"; an attempt always has one.
-                timeout=aiohttp.ClientTimeout(total=max(message.timeout, _MIN_TIMEOUT)),
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                headers = _lower_case_headers(response.headers)
-                body, truncated = await self._read_capped(response)
-                reason = response.reason
+            target = _target(message.target)
+            data = _request_head(message, target) + message.body
+            async with asyncio.timeout(max(message.timeout, _MIN_TIMEOUT)):
+                answer = await self._pool.exchange(
+                    (target.tls, target.host, target.port, pinned),
+                    data,
+                    self._body_cap,
+                    head=message.method == "HEAD",
+                )
         except TimeoutError:
             return AttemptResult(
                 outcome=AttemptOutcome.TIMEOUT,
                 duration_ms=stopwatch.elapsed_ms(),
-                status_code=status,
                 error=f"no complete answer within {message.timeout:g} s",
             )
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
-            # ValueError: aiohttp refuses to build the request (header injection, bad method).
+        except ExchangeError as exc:
             return AttemptResult(
                 outcome=AttemptOutcome.ERROR,
                 duration_ms=stopwatch.elapsed_ms(),
-                status_code=status,
                 error=describe_error(exc),
             )
-        finally:
-            _PINNED_ADDRESS.reset(token)
-        return _judge(
-            status=status,
-            reason=reason,
-            headers=headers,
-            body=body,
-            truncated=truncated,
-            duration_ms=stopwatch.elapsed_ms(),
-        )
+        return _judge(answer, stopwatch.elapsed_ms())
 
     async def close(self) -> None:
-        """Close pooled connections and the resolver."""
-        self._closed = True
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-        # A connector does not close a resolver it was given; the transport made this one.
-        resolver, self._resolver = self._resolver, None
-        if resolver is not None:
-            await resolver.close()
-
-    def _open(self) -> aiohttp.ClientSession:
-        if self._closed:
-            raise RuntimeError("the HTTP transport is closed")
-        resolver = PinningResolver(self._fallback_resolver or aiohttp.ThreadedResolver())
-        connector = self._connector_factory(resolver=resolver, limit=self._pool_limit)
-        if isinstance(connector, aiohttp.TCPConnector) and connector.use_dns_cache:
-            raise ValueError("the connector must not cache DNS answers: pins vary per attempt")
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=_SKIPPED_AUTO_HEADERS,
-            trust_env=False,
-        )
-        self._resolver = resolver
-        return self._session
-
-    async def _read_capped(self, response: aiohttp.ClientResponse) -> tuple[str, bool]:
-        # Reading one byte past the cap tells a body of exactly cap bytes from a longer one;
-        # leaving the rest unread makes aiohttp close that connection instead of pooling it.
-        cap = self._body_cap
-        chunks: list[bytes] = []
-        size = 0
-        while size <= cap:
-            chunk = await response.content.read(cap + 1 - size)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        data = b"".join(chunks)
-        return data[:cap].decode("utf-8", errors="replace"), size > cap
+        """Close pooled connections; the transport is not used afterwards."""
+        await self._pool.close()
 
 
-def _judge(
-    *,
-    status: int,
-    reason: str | None,
-    headers: Mapping[str, str],
-    body: str,
-    truncated: bool,
-    duration_ms: float,
-) -> AttemptResult:
+def _judge(answer: Answer, duration_ms: float) -> AttemptResult:
+    status = answer.status
+    headers = answer.headers
+    body = answer.body.decode("utf-8", errors="replace")
     if 200 <= status <= 299:
         return AttemptResult(
             outcome=AttemptOutcome.SUCCESS,
@@ -245,7 +235,7 @@ def _judge(
             status_code=status,
             response_headers=headers,
             response_body=body,
-            truncated=truncated,
+            truncated=answer.truncated,
         )
     retry_after = None
     if status in _RETRY_AFTER_STATUSES and "retry-after" in headers:
@@ -254,10 +244,10 @@ def _judge(
         outcome=AttemptOutcome.FAILURE,
         duration_ms=duration_ms,
         status_code=status,
-        error=_failure_sentence(status, reason, headers),
+        error=_failure_sentence(status, answer.reason, headers),
         response_headers=headers,
         response_body=body,
-        truncated=truncated,
+        truncated=answer.truncated,
         retry_after=retry_after,
         stop_retrying=status == HTTPStatus.GONE,
     )
@@ -281,40 +271,26 @@ def _phrase(status: int) -> str:
         return ""
 
 
-def _lower_case_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
-    joined: dict[str, str] = {}
-    for name, value in headers.items():
-        key = name.lower()
-        joined[key] = f"{joined[key]}, {value}" if key in joined else value
-    return joined
-
-
-def describe_error(exc: BaseException) -> str:
+def describe_error(exc: ExchangeError) -> str:
     """One sentence saying why an attempt could not talk to its target."""
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+    if isinstance(exc, ResolveError):
         return f"could not resolve {exc.host}: {_os_reason(exc.os_error)}"
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"the TLS certificate of {exc.host} was not accepted: {exc.certificate_error}"
-    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+    if isinstance(exc, CertificateError):
+        return f"the TLS certificate of {exc.host} was not accepted: {exc.reason}"
+    if isinstance(exc, HandshakeError):
         return f"the TLS handshake with {exc.host}:{exc.port} failed: {_os_reason(exc.os_error)}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, ConnectError):
         return f"could not connect to {exc.host}:{exc.port}: {_os_reason(exc.os_error)}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, Disconnected):
         return "the target closed the connection before answering completely"
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    if isinstance(exc, MalformedBody):
         return f"the answer's body was malformed or cut short: {_one_line(exc)}"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return f"the target's answer is not valid HTTP: {_one_line(exc.message)}"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return f"the URL {exc.url} is not a valid http(s) URL"
-    if isinstance(exc, aiohttp.NonHttpUrlClientError):
-        return f"the URL {exc} is not an http(s) URL"
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return f"TLS failed: {exc}"
-    if isinstance(exc, OSError):
-        return f"the connection failed: {_os_reason(exc)}"
-    if isinstance(exc, aiohttp.ClientError):
-        return f"the HTTP exchange failed: {type(exc).__name__}: {_one_line(exc)}"
+    if isinstance(exc, NotHttp):
+        return f"the target's answer is not valid HTTP: {_one_line(exc)}"
+    if isinstance(exc, BadUrl):
+        if exc.http:
+            return f"the URL {exc.url} is not a valid http(s) URL"
+        return f"the URL {exc.url} is not an http(s) URL"
     return f"the request could not be sent: {_one_line(exc)}"
 
 
