@@ -334,8 +334,7 @@ async def test_a_timed_out_attempt_closes_its_connection(receiver: Receiver) -> 
     key = (False, "127.0.0.1", receiver.port, None)
     request = b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n"
     with pytest.raises(TimeoutError):
-        async with asyncio.timeout(0.2):
-            await pool.exchange(key, request, 100)
+        await pool.exchange(key, request, 100, timeout=0.2)
     assert pool.open_connections == 0
     await pool.close()
 
@@ -344,7 +343,7 @@ async def test_idle_connections_are_closed_after_the_idle_timeout(receiver: Rece
     """Kept-alive connections that nobody uses are closed after a while."""
     pool = ConnectionPool(limit=5, resolver=SystemResolver(), idle_timeout=0.1)
     key = (False, "127.0.0.1", receiver.port, None)
-    answer = await pool.exchange(key, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 100)
+    answer = await pool.exchange(key, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 100, timeout=5)
     assert answer.status == 200 and answer.keep_alive
     assert pool.open_connections == 1
     await asyncio.sleep(0.35)

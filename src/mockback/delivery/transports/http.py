@@ -27,7 +27,6 @@ checked.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import ipaddress
@@ -65,7 +64,6 @@ _MIN_TIMEOUT: Final = 0.001  # seconds
 _RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})  # Content-Length: 0 when empty
 _TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_BAD_VALUE: Final = re.compile(r"[\r\n\x00]")
 # Headers the request's framing depends on: checked, not passed through blindly.
 _SPECIAL: Final = frozenset({"host", "authorization", "content-length", "transfer-encoding"})
 
@@ -126,19 +124,25 @@ def _checked_address(text: str) -> str:
     return str(ipaddress.ip_address(text))
 
 
+@functools.lru_cache(maxsize=1024)
+def _header_name(name: str) -> str:
+    """The name lower-cased; Unsendable unless it is an HTTP token (remembered: names repeat)."""
+    if not _TOKEN.fullmatch(name):
+        raise Unsendable(f"the header name {name!r} is not an HTTP token")
+    return name.lower()
+
+
 def _request_head(message: OutboundMessage, target: _Target) -> bytes:
     method = message.method
-    if not _TOKEN.fullmatch(method):
+    if method not in _BODY_METHODS and not _TOKEN.fullmatch(method):
         raise Unsendable(f"the method {method!r} is not an HTTP token")
     lines = [f"{method} {target.path} HTTP/1.1"]
     length = len(message.body)
     has_host = has_authorization = has_length = False
     for name, value in message.headers:
-        if not _TOKEN.fullmatch(name):
-            raise Unsendable(f"the header name {name!r} is not an HTTP token")
-        if _BAD_VALUE.search(value):
+        lowered = _header_name(name)
+        if "\r" in value or "\n" in value or "\x00" in value:
             raise Unsendable(f"the value of header {name} holds a line break or NUL")
-        lowered = name.lower()
         if lowered in _SPECIAL:
             if lowered == "host":
                 has_host = True
@@ -198,13 +202,13 @@ class HttpTransport:
         try:
             target = _target(message.target)
             data = _request_head(message, target) + message.body
-            async with asyncio.timeout(max(message.timeout, _MIN_TIMEOUT)):
-                answer = await self._pool.exchange(
-                    (target.tls, target.host, target.port, pinned),
-                    data,
-                    self._body_cap,
-                    head=message.method == "HEAD",
-                )
+            answer = await self._pool.exchange(
+                (target.tls, target.host, target.port, pinned),
+                data,
+                self._body_cap,
+                timeout=max(message.timeout, _MIN_TIMEOUT),
+                head=message.method == "HEAD",
+            )
         except TimeoutError:
             return AttemptResult(
                 outcome=AttemptOutcome.TIMEOUT,

@@ -22,8 +22,8 @@ Rules, each one what a webhook sender needs:
   with ``Content-Encoding: gzip`` or ``deflate`` is decompressed, up to the cap.
 
 Failures are ``ExchangeError`` subclasses carrying what the transport needs for its sentence;
-timeouts are the caller's (``asyncio.timeout`` around ``exchange``), and a cancelled exchange
-closes its connection.
+``exchange`` ends with TimeoutError after its ``timeout``, and an exchange that is timed out or
+cancelled closes its connection.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ Key = tuple[bool, str, int, str | None]
 """(TLS, host, port, address to connect to or None to resolve the host)."""
 
 _IDLE_TIMEOUT: Final = 15.0
+_TICK: Final = 0.005  # seconds between looks at the deadlines of exchanges under way
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
 
 
@@ -263,8 +264,8 @@ class _Connection(asyncio.Protocol):
 
     # the exchange
 
-    async def exchange(self, data: bytes, cap: int, *, head: bool) -> Answer:
-        """Send ``data`` (head and body) and wait for the final answer."""
+    def start(self, data: bytes, cap: int, *, head: bool) -> asyncio.Future[Answer]:
+        """Send ``data`` (head and body); the future of the final answer."""
         transport = self.transport
         if transport is None or self.closed or transport.is_closing():
             raise Disconnected(0)
@@ -272,7 +273,11 @@ class _Connection(asyncio.Protocol):
         waiter: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
         transport.write(data)
-        return await waiter
+        return waiter
+
+    def time_out(self) -> None:
+        """The exchange's time is up: it fails with TimeoutError, the connection closes."""
+        self._fail(TimeoutError())
 
     def close(self) -> None:
         """Close the connection now (an exchange on it fails)."""
@@ -321,7 +326,7 @@ class _Connection(asyncio.Protocol):
             )
         )
 
-    def _fail(self, error: ExchangeError) -> None:
+    def _fail(self, error: Exception) -> None:
         self.close()
         waiter = self._waiter
         if waiter is not None and not waiter.done():
@@ -366,6 +371,8 @@ class ConnectionPool:
         self._open = 0  # connections open or opening, idle or busy
         self._waiting: deque[asyncio.Future[None]] = deque()
         self._sweeper: asyncio.TimerHandle | None = None
+        self._deadlines: dict[_Connection, float] = {}  # exchanges under way, by connection
+        self._watch: asyncio.TimerHandle | None = None  # checks them while there are any
         self._closed = False
 
     @property
@@ -373,19 +380,31 @@ class ConnectionPool:
         """Connections open or being opened now."""
         return self._open
 
-    async def exchange(self, key: Key, data: bytes, cap: int, *, head: bool = False) -> Answer:
-        """Send one request on a pooled or new connection; the final answer."""
-        connection, reused = await self._acquire(key)
+    async def exchange(
+        self, key: Key, data: bytes, cap: int, *, timeout: float, head: bool = False
+    ) -> Answer:
+        """Send one request on a pooled or new connection; the final answer.
+
+        The whole exchange (waiting for a slot, connecting, the answer) ends with TimeoutError
+        after ``timeout`` seconds; once the request is sent, the deadline is checked every
+        ``_TICK`` seconds rather than by a timer per exchange (one costs more than the parse).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        connection = self._take_idle(key)
+        reused = connection is not None
+        if connection is None:
+            connection = await self._connect_by(key, deadline)
         try:
-            answer = await connection.exchange(data, cap, head=head)
+            answer = await self._timed(loop, connection, data, cap, head, deadline)
         except Disconnected as exc:
             self._release(connection, reusable=False)
             if not (reused and exc.received == 0):
                 raise
             # A kept-alive connection the target had closed: once more, on a new one.
-            connection = await self._connect_counted(key)
+            connection = await self._connect_by(key, deadline)
             try:
-                answer = await connection.exchange(data, cap, head=head)
+                answer = await self._timed(loop, connection, data, cap, head, deadline)
             except BaseException:
                 self._release(connection, reusable=False)
                 raise
@@ -394,6 +413,38 @@ class ConnectionPool:
             raise
         self._release(connection, reusable=answer.keep_alive)
         return answer
+
+    async def _timed(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        connection: _Connection,
+        data: bytes,
+        cap: int,
+        head: bool,
+        deadline: float,
+    ) -> Answer:
+        answer = connection.start(data, cap, head=head)
+        deadlines = self._deadlines
+        deadlines[connection] = deadline
+        if self._watch is None:
+            self._watch = loop.call_later(_TICK, self._check_deadlines, loop)
+        try:
+            return await answer
+        finally:
+            del deadlines[connection]
+
+    def _check_deadlines(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._watch = None
+        now = loop.time()
+        late = [c for c, deadline in self._deadlines.items() if deadline <= now]
+        for connection in late:
+            connection.time_out()
+        if self._deadlines:
+            self._watch = loop.call_later(_TICK, self._check_deadlines, loop)
+
+    async def _connect_by(self, key: Key, deadline: float) -> _Connection:
+        async with asyncio.timeout_at(deadline):
+            return await self._connect_counted(key)
 
     async def close(self) -> None:
         """Close every idle connection; busy ones close when their exchange ends."""
@@ -411,16 +462,16 @@ class ConnectionPool:
             if not waiter.done():
                 waiter.cancel()
 
-    async def _acquire(self, key: Key) -> tuple[_Connection, bool]:
+    def _take_idle(self, key: Key) -> _Connection | None:
         if self._closed:
             raise RuntimeError("the HTTP transport is closed")
         stack = self._idle.get(key)
         while stack:
             connection = stack.pop()
             if not connection.closed:
-                return connection, True
+                return connection
             self._open -= 1  # closed by the target while it waited
-        return await self._connect_counted(key), False
+        return None
 
     async def _connect_counted(self, key: Key) -> _Connection:
         while self._open >= self._limit:
