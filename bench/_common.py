@@ -84,6 +84,7 @@ class Steal:
 
     def __init__(self, cpu: int) -> None:
         self._cpu = cpu
+        self.probe_ms = host_probe(cpu)  # the core's speed just before (see host_probe)
         self._start = _cpu_ticks(cpu)
 
     def percent(self) -> float:
@@ -91,6 +92,36 @@ class Steal:
         stolen, total = _cpu_ticks(self._cpu)
         elapsed = total - self._start[1]
         return 100.0 * (stolen - self._start[0]) / elapsed if elapsed > 0 else 0.0
+
+    def describe(self) -> str:
+        """``steal 3%  probe 121 ms``: what to print beside a run's figures."""
+        return f"steal {self.percent():.0f}%  probe {self.probe_ms:.0f} ms"
+
+
+_PROBE = """
+import time
+t = time.perf_counter()
+x = 0
+for i in range(2_000_000):
+    x += i
+print((time.perf_counter() - t) * 1000)
+"""
+
+
+def host_probe(cpu: int) -> float:
+    """How fast the core is right now: a fixed pure-Python loop's time on it, in ms.
+
+    The host's speed swings by more than half within minutes while nothing is stolen (the same
+    loop took 120 to 200 ms on one core in the same quarter hour), so every benchmark prints
+    this beside its figures: a run is comparable with another only when their probes agree.
+    """
+    out = subprocess.run(
+        ["taskset", "-c", str(cpu), sys.executable, "-c", _PROBE],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout)
 
 
 def check_cpu(cpu: int, what: str) -> None:

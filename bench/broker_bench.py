@@ -74,6 +74,7 @@ class Measurement:
     failed: int  # attempts (transport part) or requests and deliveries (mock part) that failed
     consumed_seconds: float | None = None  # mock part: first request to the last message read
     steal_pct: float = 0.0  # share of the measured core the hypervisor took during the run
+    probe_ms: float = 0.0  # the core's speed just before the run (_common.host_probe)
 
     @property
     def rate(self) -> float:
@@ -320,6 +321,7 @@ async def transport_part(broker: str, args: argparse.Namespace, tansu: Tansu | N
         received=received,
         failed=failed,
         steal_pct=stolen,
+        probe_ms=steal.probe_ms,
     )
 
 
@@ -396,6 +398,7 @@ async def mock_part(broker: str, args: argparse.Namespace, tansu: Tansu | None) 
         failed=load.errors + served - succeeded,
         consumed_seconds=read_for,
         steal_pct=stolen,
+        probe_ms=steal.probe_ms,
     )
 
 
@@ -436,7 +439,7 @@ def report(measurements: list[Measurement]) -> list[str]:
         print(
             f"{m.broker:9} {m.part:9} {m.rate:9,.0f} msg/s  {m.cpu_us:7.1f} us CPU/msg  "
             f"{m.seconds:6.2f} s  received {m.received}/{m.messages}  failed {m.failed}{consumed}"
-            f"  steal {m.steal_pct:.0f}%"
+            f"  steal {m.steal_pct:.0f}%  probe {m.probe_ms:.0f} ms"
         )
         if lost or m.failed:
             problems.append(f"{m.broker} {m.part}: {lost} lost, {m.failed} failed")

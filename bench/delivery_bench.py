@@ -261,7 +261,7 @@ def part_a(args: argparse.Namespace, run: int) -> dict[str, Any]:
                 line = (
                     f"(a) {key.upper()} run {run}: {result.rps:8,.0f} req/s  "
                     f"{cpu * 1e6 / max(result.requests, 1):6.1f} us CPU/req  errors {result.errors}"
-                    f"  steal {steal.percent():.0f}%"
+                    f"  {steal.describe()}"
                 )
                 if key == "s3":
                     # Warm-up included: every request ever served must have its webhook.
@@ -326,7 +326,7 @@ def part_b(args: argparse.Namespace, run: int) -> dict[str, Any]:
                 f"(lost {lost}, {stats['count'] - stats['distinct']} duplicates) at "
                 f"{rate:,.0f} deliveries/s; last arrival {stats['last'] - started:.2f} s after "
                 f"the first request; {cpu * 1e6 / max(served, 1):.0f} us server CPU per "
-                f"request+delivery; steal {steal.percent():.0f}%",
+                f"request+delivery; {steal.describe()}",
                 flush=True,
             )
         finally:
@@ -375,7 +375,7 @@ def part_c(args: argparse.Namespace, run: int) -> dict[str, Any]:
                 f"(c) run {run}: {len(lat)} webhooks at {args.rate:g} req/s: request->arrival "
                 f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  max {lat[-1]:.2f} ms; response p50 "
                 f"{_pct(answers, 50):.2f} ms  p99 {_pct(answers, 99):.2f} ms; "
-                f"steal {steal.percent():.0f}%",
+                f"{steal.describe()}",
                 flush=True,
             )
         finally:

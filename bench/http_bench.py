@@ -130,6 +130,7 @@ class Measurement:
     duration_s: float  # the measured run's length
     exit_code: int  # the server's exit code after SIGTERM
     steal_pct: float = 0.0  # share of the server's core the hypervisor took during the run
+    probe_ms: float = 0.0  # the core's speed just before the run (_common.host_probe)
 
     @property
     def cpu_us_per_req(self) -> float:
@@ -270,6 +271,7 @@ def measure(scenario: Scenario, run: int, args: argparse.Namespace, wrk: str) ->
         duration_s=args.duration,
         exit_code=code,
         steal_pct=stolen,
+        probe_ms=steal.probe_ms,
     )
 
 
@@ -281,7 +283,7 @@ def print_run(m: Measurement) -> None:
     print(
         f"{m.scenario:<3} run {m.run}  {w.rps:>9,.0f} req/s  p50 {w.p50_ms:6.2f} ms  "
         f"p99 {w.p99_ms:6.2f} ms  CPU {m.cpu_us_per_req:6.1f} us/req ({util:3.0f}% of a core)  "
-        f"errors {errors}  exit {m.exit_code}  steal {m.steal_pct:.0f}%",
+        f"errors {errors}  exit {m.exit_code}  steal {m.steal_pct:.0f}%  probe {m.probe_ms:.0f} ms",
         flush=True,
     )
 
