@@ -45,12 +45,6 @@ class Dns:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
 async def transport() -> AsyncIterator[HttpTransport]:
     t = HttpTransport()
     yield t

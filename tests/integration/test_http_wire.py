@@ -24,12 +24,6 @@ def message(url: str, **fields: Any) -> OutboundMessage:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
 async def transport() -> AsyncIterator[HttpTransport]:
     t = HttpTransport()
     yield t

@@ -17,12 +17,6 @@ from tests.support.receiver import Receiver, Reply, ThreadedReceiver
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    async with Receiver() as r:
-        yield r
-
-
-@pytest.fixture
 async def client() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session

@@ -53,23 +53,26 @@ class ExchangeError(Exception):
     """The exchange with the target failed; the subclass says how."""
 
 
-class ResolveError(ExchangeError):
-    """The host name did not resolve."""
-
-    def __init__(self, host: str, error: OSError) -> None:
-        super().__init__(host, error)
-        self.host = host
-        self.os_error = error
-
-
-class ConnectError(ExchangeError):
-    """No connection could be made to any address of the host."""
+class _Unreachable(ExchangeError):
+    """The target could not be reached: its name, its port and the system's error."""
 
     def __init__(self, host: str, port: int, error: OSError) -> None:
         super().__init__(host, port, error)
         self.host = host
         self.port = port
         self.os_error = error
+
+
+class ResolveError(_Unreachable):
+    """The host name did not resolve."""
+
+
+class ConnectError(_Unreachable):
+    """No connection could be made to any address of the host."""
+
+
+class HandshakeError(_Unreachable):
+    """The TLS handshake failed for a reason other than the certificate."""
 
 
 class CertificateError(ExchangeError):
@@ -79,16 +82,6 @@ class CertificateError(ExchangeError):
         super().__init__(host, reason)
         self.host = host
         self.reason = reason
-
-
-class HandshakeError(ExchangeError):
-    """The TLS handshake failed for another reason."""
-
-    def __init__(self, host: str, port: int, error: OSError) -> None:
-        super().__init__(host, port, error)
-        self.host = host
-        self.port = port
-        self.os_error = error
 
 
 class Disconnected(ExchangeError):
@@ -306,6 +299,7 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         body = b"".join(self._body) if len(self._body) != 1 else self._body[0]
+        self._body = []  # an idle connection keeps no answer alive
         cap = self._cap
         truncated = self._size > cap
         encoding = self._headers.get("content-encoding")
@@ -487,14 +481,10 @@ class ConnectionPool:
                 elif waiter in self._waiting:  # not when close() cancelled it
                     self._waiting.remove(waiter)
                 raise
-            if self._closed:
-                raise RuntimeError("the HTTP transport is closed")
-            stack = self._idle.get(key)
-            while stack:
-                connection = stack.pop()
-                if not connection.closed:
-                    return connection
-                self._open -= 1
+            # Woken: a connection came back (maybe one to this target) or a slot freed.
+            idle = self._take_idle(key)
+            if idle is not None:
+                return idle
         self._open += 1
         try:
             return await self._connect(key)
@@ -563,9 +553,9 @@ class ConnectionPool:
             try:
                 addresses = await self._resolver.resolve(host, port)
             except OSError as exc:
-                raise ResolveError(host, exc) from None
+                raise ResolveError(host, port, exc) from None
             if not addresses:
-                raise ResolveError(host, OSError(0, "no addresses"))
+                raise ResolveError(host, port, OSError(0, "no addresses"))
         context = None
         if tls:
             context = self._ssl_context or _default_context()
