@@ -343,3 +343,40 @@ async def test_idle_connections_are_closed_after_the_idle_timeout(receiver: Rece
     await asyncio.sleep(0.35)
     assert pool.open_connections == 0
     await pool.close()
+
+
+async def test_a_timed_out_request_the_target_never_read_is_dropped() -> None:
+    """A request stuck in the write buffer (the target reads nothing) is dropped at its
+    timeout, not kept open until the target has read all of it."""
+    size = 64 << 20
+    received: list[int] = []
+
+    async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.6)  # the client's timeout passes while nothing is read
+        total = 0
+        try:
+            while chunk := await reader.read(1 << 20):  # then everything that still comes
+                total += len(chunk)
+        except ConnectionError:
+            pass
+        received.append(total)
+        writer.close()
+
+    server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport = HttpTransport()
+    try:
+        result = await transport.send(
+            message(f"http://127.0.0.1:{port}/", body=b"x" * size, timeout=0.2)
+        )
+        for _ in range(100):
+            if received:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await transport.close()
+        server.close()
+        await server.wait_closed()
+    assert result.outcome is AttemptOutcome.TIMEOUT
+    # Only what the kernels had buffered arrives; the rest was dropped with the connection.
+    assert received and received[0] < size // 2

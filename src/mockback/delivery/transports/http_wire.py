@@ -169,7 +169,6 @@ class _Connection(asyncio.Protocol):
         self._received = 0
         self._reason = b""
         self._headers: dict[str, str] = {}
-        self._name = ""
         self._body: list[bytes] = []
         self._size = 0
         self._headers_done = False
@@ -273,10 +272,14 @@ class _Connection(asyncio.Protocol):
         self._fail(TimeoutError())
 
     def close(self) -> None:
-        """Close the connection now (an exchange on it fails)."""
+        """Close the connection now (an exchange on it fails).
+
+        Aborted rather than closed: a target that stopped reading would otherwise keep the
+        socket open while the rest of a request waits in the write buffer.
+        """
         self.closed = True
         if self.transport is not None:
-            self.transport.close()
+            self.transport.abort()
 
     def _ended(self) -> None:
         """The target closed its side."""
