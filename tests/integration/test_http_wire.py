@@ -177,6 +177,32 @@ async def test_answers_of_every_shape(
     assert result.response_body == body
 
 
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "sent", "kept"),
+    [
+        ("deflate", _raw_deflate(b"raw deflate"), b"raw deflate"),  # deflate without zlib header
+        ("br", b"\x8b\x00opaque", b"\x8b\x00opaque"),  # unknown: kept as it came
+        ("gzip", b"not gzip at all", b"not gzip at all"),  # corrupt: kept as it came
+    ],
+)
+async def test_other_encodings_are_kept_or_decoded(
+    receiver: Receiver, transport: HttpTransport, encoding: str, sent: bytes, kept: bytes
+) -> None:
+    """Raw deflate is decoded; an unknown or broken encoding leaves the body as sent."""
+    receiver.raw(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s"
+        % (encoding.encode(), len(sent), sent)
+    )
+    result = await transport.send(message(receiver.url("/")))
+    assert result.outcome is SUCCESS, result.error
+    assert result.response_body == kept.decode("utf-8", "replace")
+
+
 async def test_gzip_body_is_capped_after_decompression(receiver: Receiver) -> None:
     """The cap applies to the body as decompressed."""
     packed = gzip.compress(b"x" * 1000)
