@@ -1,39 +1,52 @@
-"""Prometheus metrics, one registry per server (no module-level state)."""
+"""Prometheus metrics, one registry per server (no module-level state).
+
+The counters a request or a delivery updates are plain numbers read by a collector when
+``/metrics`` is scraped: prometheus_client's own Counter and Histogram take a lock and make
+several Python calls per update (a histogram walks its buckets one by one), which a busy server
+pays per request and per attempt. The exposition is still prometheus_client's.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+ATTEMPT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_LABELS = ("type", "outcome")
 
-class Metrics:
-    """The instruments Mockback updates; label children are cached (no mock ids as labels)."""
+
+class _Series:
+    """One histogram series: a count per bucket (not cumulative; the last is +Inf) and a sum."""
+
+    __slots__ = ("counts", "created", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(ATTEMPT_BUCKETS) + 1)
+        self.total = 0.0
+        self.created = time.time()
+
+
+class Metrics(Collector):
+    """The instruments Mockback updates (no mock ids as labels)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests_served = Counter(
-            "mockback_requests_served_total", "Requests answered by a mock.", registry=self.registry
-        )
-        self.requests_unmatched = Counter(
-            "mockback_requests_unmatched_total", "Requests no mock matched.", registry=self.registry
-        )
-        self._deliveries = Counter(
-            "mockback_deliveries_total",
-            "Deliveries ended, by callback type and final status.",
-            ["type", "outcome"],
-            registry=self.registry,
-        )
-        self._attempts = Histogram(
-            "mockback_delivery_attempt_seconds",
-            "Duration of delivery attempts.",
-            ["type", "outcome"],
-            registry=self.registry,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-        )
+        self._created = time.time()
+        self._served = 0
+        self._unmatched = 0
+        # (type, status) -> (count, first seen)
+        self._ended: dict[tuple[str, str], list[float]] = {}
+        self._attempts: dict[tuple[str, str], _Series] = {}  # (type, outcome) -> series
+        self.registry.register(self)
         self.backlog = Gauge(
             "mockback_delivery_backlog",
             "Deliveries waiting to be attempted (due, scheduled or waiting for others), counted in the store when scraped.",
@@ -47,24 +60,33 @@ class Metrics:
         self.pool_size = Gauge(
             "mockback_delivery_pool_size", "WEBHOOK_POOL_SIZE.", registry=self.registry
         )
-        self._delivery_children: dict[tuple[str, str], Counter] = {}
-        self._attempt_children: dict[tuple[str, str], Histogram] = {}
+
+    def served(self) -> None:
+        """Count a request a mock answered."""
+        self._served += 1
+
+    def unmatched(self) -> None:
+        """Count a request no mock matched."""
+        self._unmatched += 1
 
     def delivery_ended(self, kind: str, status: str) -> None:
         """Count a delivery that reached a final status."""
         key = (kind, status)
-        child = self._delivery_children.get(key)
-        if child is None:
-            child = self._delivery_children[key] = self._deliveries.labels(kind, status)
-        child.inc()
+        entry = self._ended.get(key)
+        if entry is None:
+            self._ended[key] = [1, time.time()]
+        else:
+            entry[0] += 1
 
     def attempt(self, kind: str, outcome: str, seconds: float) -> None:
         """Observe one attempt."""
         key = (kind, outcome)
-        child = self._attempt_children.get(key)
-        if child is None:
-            child = self._attempt_children[key] = self._attempts.labels(kind, outcome)
-        child.observe(seconds)
+        series = self._attempts.get(key)
+        if series is None:
+            series = self._attempts[key] = _Series()
+        # A value on a bound falls in that bound's bucket (le: less than or equal).
+        series.counts[bisect_left(ATTEMPT_BUCKETS, seconds)] += 1
+        series.total += seconds
 
     def render(self) -> bytes:
         """The exposition text."""
@@ -73,3 +95,53 @@ class Metrics:
     def gauge_function(self, gauge: Gauge, fn: Callable[[], float]) -> None:
         """Make a gauge read its value when scraped."""
         gauge.set_function(fn)
+
+    # prometheus_client's Collector
+
+    def collect(self) -> Iterator[Metric]:
+        """The counters and the histogram as they are now."""
+        yield CounterMetricFamily(
+            "mockback_requests_served",
+            "Requests answered by a mock.",
+            value=self._served,
+            created=self._created,
+        )
+        yield CounterMetricFamily(
+            "mockback_requests_unmatched",
+            "Requests no mock matched.",
+            value=self._unmatched,
+            created=self._created,
+        )
+        ended = CounterMetricFamily(
+            "mockback_deliveries",
+            "Deliveries ended, by callback type and final status.",
+            labels=_LABELS,
+        )
+        for (kind, status), (count, created) in list(self._ended.items()):
+            ended.add_metric([kind, status], count, created=created)
+        yield ended
+        attempts = HistogramMetricFamily(
+            "mockback_delivery_attempt_seconds", "Duration of delivery attempts.", labels=_LABELS
+        )
+        created_samples = []
+        for (kind, outcome), series in list(self._attempts.items()):
+            cumulative = 0
+            buckets = []
+            for bound, count in zip((*ATTEMPT_BUCKETS, float("inf")), series.counts, strict=True):
+                cumulative += count
+                buckets.append((_bound_text(bound), cumulative))
+            attempts.add_metric([kind, outcome], buckets, series.total)
+            created_samples.append(
+                Sample(
+                    "mockback_delivery_attempt_seconds_created",
+                    {"type": kind, "outcome": outcome},
+                    series.created,
+                )
+            )
+        attempts.samples.extend(created_samples)
+        yield attempts
+
+
+def _bound_text(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus_client writes it (``0.005``, ``1.0``, ``+Inf``)."""
+    return "+Inf" if bound == float("inf") else repr(float(bound))

@@ -88,8 +88,8 @@ class MockServer:
         self.max_depth = max_depth
         self.planner = planner
         self.contexts = contexts or ContextBuilder(values, fake)
-        self._served = metrics.requests_served.inc if metrics else _nothing
-        self._unmatched_count = metrics.requests_unmatched.inc if metrics else _nothing
+        self._served = metrics.served if metrics else _nothing
+        self._unmatched_count = metrics.unmatched if metrics else _nothing
 
     def _match(self, req: RequestSnapshot) -> tuple[str, MatchResult]:
         namespace, route_path = split_namespace(req.path)
