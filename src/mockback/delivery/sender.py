@@ -52,6 +52,9 @@ StoreReader = Callable[[str], Mapping[str, Any]]
 _DECISIONS_KEPT = 4096  # (host, port) outbound decisions cached at most
 _TARGETS_KEPT = 4096  # parsed callback URLs cached at most
 
+_DecisionKey = tuple[str, str] | tuple[str, str, int]
+"""("http", host, port), or (broker type, kafkaBrokers / rabbitURL)."""
+
 _LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"})
 
 
@@ -130,8 +133,7 @@ class Sender:
         self._local: LocalHandler | None = None
         self._self_hosts: frozenset[tuple[str, int]] = frozenset()
         self._decision_ttl = decision_ttl
-        # ("http", "host:port") or (broker type, kafkaBrokers / rabbitURL) -> (until, decision)
-        self._decisions: dict[tuple[str, str], tuple[float, Decision]] = {}
+        self._decisions: dict[_DecisionKey, tuple[float, Decision]] = {}  # -> (until, decision)
         self._targets: dict[str, tuple[str, int] | str] = {}  # url -> (host, port) or why not
 
     def serve_locally(self, handler: LocalHandler, host: str, port: int) -> None:
@@ -222,10 +224,13 @@ class Sender:
         local = self._local is not None and (hostname.lower(), port) in self._self_hosts
         options: Mapping[str, Any] | None = None
         if not local:
-            try:
-                decision = await self._decide(hostname, port)
-            except (OSError, HostResolutionError) as exc:
-                return _failed(started, f"cannot resolve {hostname!r}: {exc}")
+            key = ("http", hostname, port)
+            decision = self._kept_decision(key)
+            if decision is None:
+                try:
+                    decision = await self._decide(key, hostname, port)
+                except (OSError, HostResolutionError) as exc:
+                    return _failed(started, f"cannot resolve {hostname!r}: {exc}")
             if not decision.allowed:
                 return AttemptResult(
                     outcome=AttemptOutcome.BLOCKED,
@@ -242,11 +247,10 @@ class Sender:
             return await self._in_process(message, started)
         return await self._transports[CallbackType.HTTP].send(message)
 
-    async def _decide(self, host: str, port: int) -> Decision:
+    async def _decide(self, key: _DecisionKey, host: str, port: int) -> Decision:
         """The policy's decision for an HTTP target (kept briefly, see ``_kept``)."""
         return await self._kept(
-            ("http", f"{host}:{port}"),
-            lambda: resolve_and_check(self._policy, host, port, self._resolver),
+            key, lambda: resolve_and_check(self._policy, host, port, self._resolver)
         )
 
     async def _decide_broker(self, message: OutboundMessage) -> Decision:
@@ -258,20 +262,24 @@ class Sender:
             lambda: check_broker_message(self._policy, message, self._resolver),
         )
 
-    async def _kept(
-        self, key: tuple[str, str], decide: Callable[[], Awaitable[Decision]]
-    ) -> Decision:
+    def _kept_decision(self, key: _DecisionKey) -> Decision | None:
+        """A decision made for this key less than ``decision_ttl`` seconds ago, if any."""
+        cached = self._decisions.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        return None
+
+    async def _kept(self, key: _DecisionKey, decide: Callable[[], Awaitable[Decision]]) -> Decision:
         # Decisions are kept a few seconds: the policy is fixed for the process, and a name's
         # checked address is reused only like a short DNS cache (the connection still goes to
         # an address that was checked). Errors are not kept, so they are seen again.
-        now = time.monotonic()
-        cached = self._decisions.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        decision = self._kept_decision(key)
+        if decision is not None:
+            return decision
         decision = await decide()
         if len(self._decisions) >= _DECISIONS_KEPT:
             self._decisions.clear()
-        self._decisions[key] = (now + self._decision_ttl, decision)
+        self._decisions[key] = (time.monotonic() + self._decision_ttl, decision)
         return decision
 
     async def _in_process(self, message: OutboundMessage, started: float) -> AttemptResult:
