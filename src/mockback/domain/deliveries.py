@@ -18,12 +18,19 @@ from mockback.domain.values import value
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+# The three enums below key dicts and sets on every request and attempt. Their members are
+# singletons compared by identity, so they are hashed by identity (in C) rather than by name
+# (Enum's ``__hash__``, a Python call each time); equal members still hash equal.
+
+
 class CallbackType(enum.Enum):
     """The transport a callback goes out on."""
 
     HTTP = "http"  # an HTTP request (webhook)
     KAFKA = "kafka"  # a Kafka message
     RABBITMQ = "rabbitmq"  # an AMQP 0-9-1 message
+
+    __hash__ = object.__hash__
 
 
 class DeliveryStatus(enum.Enum):
@@ -38,10 +45,11 @@ class DeliveryStatus(enum.Enum):
     CANCELLED = "cancelled"  # cancelled, or a dependency failed
     SKIPPED = "skipped"  # its condition was false: never sent
 
-    @property
-    def is_final(self) -> bool:
-        """Whether the delivery has ended for good."""
-        return self in _FINAL
+    # Whether the delivery has ended for good: set once on every member below, a plain
+    # attribute rather than a property (it is asked several times per delivery).
+    is_final: bool
+
+    __hash__ = object.__hash__
 
 
 _FINAL = frozenset(
@@ -53,6 +61,8 @@ _FINAL = frozenset(
         DeliveryStatus.SKIPPED,
     }
 )
+for _status in DeliveryStatus:
+    _status.is_final = _status in _FINAL
 
 
 class AttemptOutcome(enum.Enum):
@@ -63,6 +73,8 @@ class AttemptOutcome(enum.Enum):
     TIMEOUT = "timeout"  # no answer within the callback's timeout
     ERROR = "error"  # could not talk to the target (refused, DNS, TLS, protocol)
     BLOCKED = "blocked"  # the outbound policy refused the address
+
+    __hash__ = object.__hash__
 
 
 @value
