@@ -76,12 +76,14 @@ class ContextBuilder:
     def for_mock(self, mock: Mock) -> RequestContext:
         """How a request to this version of ``mock`` becomes its template context.
 
-        Called when the mock is compiled: the store keys (from its namespace and chainId) are
-        worked out here, once; a request only looks its stores up.
+        Called when the mock is compiled: its stores (from its namespace and chainId) are
+        found here, once; their mappings stay live (see ``StoreValues.view_key``), so a request
+        does not look them up.
         """
         global_key, chain_key, mock_key = store_keys(mock)
         namespace = mock.namespace
         view = self.values.view_key
+        global_store, chain_store, mock_store = view(global_key), view(chain_key), view(mock_key)
         fake = self.fake
 
         def for_request(req: RequestSnapshot, params: Mapping[str, str]) -> RenderContext:
@@ -91,9 +93,9 @@ class ContextBuilder:
                 _LazyQuery(req),
                 params,
                 namespace,
-                view(global_key),
-                view(chain_key),
-                view(mock_key),
+                global_store,
+                chain_store,
+                mock_store,
                 fake,
             )
 

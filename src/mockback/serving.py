@@ -7,7 +7,6 @@ the web layer only converts at the door.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -111,7 +110,9 @@ class MockServer:
         mock = compiled.mock
         ctx: RenderContext | None = None
         if compiled.needs_context:
-            ctx = self._context(compiled, req, result.path_params)
+            # The mock's context maker was prepared when it was compiled (else made here).
+            context = compiled.context or self.contexts.for_mock(mock)
+            ctx = context(req, result.path_params)
             if compiled.extractions:
                 await self._extract(compiled, ctx)
         status = compiled.status
@@ -157,13 +158,6 @@ class MockServer:
         self.log.served(entry)
         self._served()
         return ServedResponse(status, headers, body, mock.response.delay_ms / 1000.0, entry)
-
-    def _context(
-        self, compiled: CompiledMock, req: RequestSnapshot, params: Mapping[str, str]
-    ) -> RenderContext:
-        # Prepared when the mock was compiled; compiled without a builder, made here.
-        context = compiled.context or self.contexts.for_mock(compiled.mock)
-        return context(req, params)
 
     async def _extract(self, compiled: CompiledMock, ctx: RenderContext) -> None:
         """Run extractions against the request; writes are visible to the response."""

@@ -35,16 +35,22 @@ class StoreValues:
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
 
     async def load(self) -> None:
-        """Warm the cache from the Store."""
-        self._cache = await self._store.all_values()
+        """Fill the cache from the Store, in place: mappings already handed out by ``view``
+        stay the live ones (compiled mocks keep theirs, so a request does not look them up)."""
+        fresh = await self._store.all_values()
+        for key, values in self._cache.items():
+            values.clear()
+            values.update(fresh.pop(key, {}))
+        self._cache.update(fresh)
 
     def view(self, scope: StoreScope, owner: str) -> Mapping[str, Any]:
         """The live values of one store (read-only by convention)."""
         return self.view_key((scope.value, owner))
 
     def view_key(self, key: tuple[str, str]) -> Mapping[str, Any]:
-        """The live values of the store ``(scope value, owner)``."""
-        # Create the store on first view so the mapping handed out stays the live one.
+        """The live values of the store ``(scope value, owner)``: the same mapping for as long
+        as the process runs, whatever is written, deleted or loaded."""
+        # Created on first view, never replaced, so the mapping handed out stays the live one.
         values = self._cache.get(key)
         if values is None:
             values = self._cache[key] = {}

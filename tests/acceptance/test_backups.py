@@ -95,6 +95,23 @@ def test_restore_replaces_what_changed_since_the_backup(start_server: Any) -> No
     assert c.get("/later").status_code == 404
 
 
+def test_restore_brings_back_the_store_values_that_served_mocks_read(start_server: Any) -> None:
+    """After a restore, a mock reading $.gS answers with the restored values, and keys written
+    since the backup are gone; the mock itself was never changed."""
+    server: RunningServer = start_server("--ephemeral", env=ENV)
+    c = server.client
+    mock = {"id": "count", "http": {"route": "/count"}, "response": {"payload": "$.gS"}}
+    ok(c.post("/api/v1/mocks", json=mock), 201)
+    ok(c.post("/api/v1/stores/global", json={"n": 1}))
+    backup = ok(c.post("/api/v1/admin/backups"), 201)
+    ok(c.post("/api/v1/stores/global", json={"n": 5, "since": "backup"}))
+    assert c.get("/count").json() == {"n": 5, "since": "backup"}
+    ok(c.post(f"/api/v1/admin/backups/{backup['id']}/restore"))
+    assert c.get("/count").json() == {"n": 1}
+    ok(c.post("/api/v1/stores/global", json={"n": 2}))
+    assert c.get("/count").json() == {"n": 2}
+
+
 def test_cleanup_purges_what_ended_and_reports_it(start_server: Any) -> None:
     """With a retention of 0 days, cleanup purges deleted mocks and ended deliveries; job.run fires."""
     server: RunningServer = start_server("--ephemeral", env={**ENV, "MOCKBACK_RETENTION_DAYS": "0"})
