@@ -18,6 +18,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
+from mockback.domain.deliveries import AttemptOutcome, CallbackType, DeliveryStatus
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 ATTEMPT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -43,9 +45,9 @@ class Metrics(Collector):
         self._created = time.time()
         self._served = 0
         self._unmatched = 0
-        # (type, status) -> (count, first seen)
-        self._ended: dict[tuple[str, str], list[float]] = {}
-        self._attempts: dict[tuple[str, str], _Series] = {}  # (type, outcome) -> series
+        # Keyed by the enum members, made text only when scraped.
+        self._ended: dict[tuple[CallbackType, DeliveryStatus], list[float]] = {}  # count, since
+        self._attempts: dict[tuple[CallbackType, AttemptOutcome], _Series] = {}
         self.registry.register(self)
         self.backlog = Gauge(
             "mockback_delivery_backlog",
@@ -69,7 +71,7 @@ class Metrics(Collector):
         """Count a request no mock matched."""
         self._unmatched += 1
 
-    def delivery_ended(self, kind: str, status: str) -> None:
+    def delivery_ended(self, kind: CallbackType, status: DeliveryStatus) -> None:
         """Count a delivery that reached a final status."""
         key = (kind, status)
         entry = self._ended.get(key)
@@ -78,7 +80,7 @@ class Metrics(Collector):
         else:
             entry[0] += 1
 
-    def attempt(self, kind: str, outcome: str, seconds: float) -> None:
+    def attempt(self, kind: CallbackType, outcome: AttemptOutcome, seconds: float) -> None:
         """Observe one attempt."""
         key = (kind, outcome)
         series = self._attempts.get(key)
@@ -118,7 +120,7 @@ class Metrics(Collector):
             labels=_LABELS,
         )
         for (kind, status), (count, created) in list(self._ended.items()):
-            ended.add_metric([kind, status], count, created=created)
+            ended.add_metric([kind.value, status.value], count, created=created)
         yield ended
         attempts = HistogramMetricFamily(
             "mockback_delivery_attempt_seconds", "Duration of delivery attempts.", labels=_LABELS
@@ -130,11 +132,12 @@ class Metrics(Collector):
             for bound, count in zip((*ATTEMPT_BUCKETS, float("inf")), series.counts, strict=True):
                 cumulative += count
                 buckets.append((_bound_text(bound), cumulative))
-            attempts.add_metric([kind, outcome], buckets, series.total)
+            labels = [kind.value, outcome.value]
+            attempts.add_metric(labels, buckets, series.total)
             created_samples.append(
                 Sample(
                     "mockback_delivery_attempt_seconds_created",
-                    {"type": kind, "outcome": outcome},
+                    dict(zip(_LABELS, labels, strict=True)),
                     series.created,
                 )
             )

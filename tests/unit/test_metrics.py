@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from mockback.domain.deliveries import AttemptOutcome, CallbackType, DeliveryStatus
 from mockback.metrics import ATTEMPT_BUCKETS, Metrics
+
+HTTP, KAFKA = CallbackType.HTTP, CallbackType.KAFKA
 
 
 def _samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -21,9 +24,9 @@ def test_counters_count_requests_and_ended_deliveries_by_type_and_status() -> No
     for _ in range(3):
         m.served()
     m.unmatched()
-    m.delivery_ended("http", "succeeded")
-    m.delivery_ended("http", "succeeded")
-    m.delivery_ended("kafka", "failed")
+    m.delivery_ended(HTTP, DeliveryStatus.SUCCEEDED)
+    m.delivery_ended(HTTP, DeliveryStatus.SUCCEEDED)
+    m.delivery_ended(KAFKA, DeliveryStatus.FAILED)
     s = _samples(m)
     assert s[("mockback_requests_served_total", ())] == 3
     assert s[("mockback_requests_unmatched_total", ())] == 1
@@ -35,8 +38,8 @@ def test_counters_count_requests_and_ended_deliveries_by_type_and_status() -> No
 def test_attempt_histogram_buckets_are_cumulative_and_a_bound_counts_in_its_bucket() -> None:
     m = Metrics()
     for seconds in (0.0005, 0.005, 0.0051, 2.0, 31.0):  # 0.005 lies on a bound
-        m.attempt("http", "success", seconds)
-    m.attempt("http", "timeout", 10.0)
+        m.attempt(HTTP, AttemptOutcome.SUCCESS, seconds)
+    m.attempt(HTTP, AttemptOutcome.TIMEOUT, 10.0)
     s = _samples(m)
     ok = (("outcome", "success"), ("type", "http"))
 

@@ -213,7 +213,7 @@ class DeliveryEngine:
         left = False
         for d in deliveries:
             if d.status.is_final:
-                self._metrics.delivery_ended(d.type.value, d.status.value)
+                self._metrics.delivery_ended(d.type, d.status)
                 self._notify()
                 continue
             if self._stopping or d.id in self._known:
@@ -393,7 +393,7 @@ class DeliveryEngine:
             attempt=attempt_of(result, number=number, ended=now),
         )
         log_attempt(log, d, status, result, number, retry_in=due - now)
-        self._metrics.attempt(d.type.value, result.outcome.value, result.duration_ms / 1000)
+        self._metrics.attempt(d.type, result.outcome, result.duration_ms / 1000)
         if not final and not self._stopping:
             # Writes are applied in order, so the next attempt's result lands after this one.
             again = replace(d, status=status, due_at=due_at, attempt_count=number, error=error)
@@ -425,7 +425,7 @@ class DeliveryEngine:
         the ended delivery is only built for someone waiting for it (most have no one).
         """
         status = d.status if final is None else final.status
-        self._metrics.delivery_ended(d.type.value, status.value)
+        self._metrics.delivery_ended(d.type, status)
         waiters = self._waiters.pop(d.id, ())
         if waiters:
             ended = d if final is None else _with_state(d, final)
