@@ -18,6 +18,7 @@ from mockback.domain.deliveries import (
     DeliveryRequest,
     DeliveryStatus,
 )
+from mockback.store.base import DeliveryUpdate
 
 DELIVERY_COLUMNS = (
     "id, mock_id, namespace, request_id, callback_index, callback_id, type, target, status,"
@@ -69,6 +70,15 @@ def dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
+# Enum.value is a Python-level descriptor, two Python calls a lookup; every delivery's rows
+# take the texts of its enums from this table instead.
+_TEXT: dict[CallbackType | DeliveryStatus | AttemptOutcome, str] = {
+    member: member.value
+    for kind in (CallbackType, DeliveryStatus, AttemptOutcome)
+    for member in kind
+}
+
+
 def _mapping(value: Any) -> Any:
     """orjson's fallback: read-only mappings (MappingProxyType) are written as objects."""
     # The exact type first: an isinstance check against the Mapping ABC costs more than the copy.
@@ -99,9 +109,9 @@ def delivery_row(d: Delivery) -> tuple[Any, ...]:
         d.request_id,
         d.callback_index,
         d.callback_id,
-        d.type.value,
+        _TEXT[d.type],
         d.target,
-        d.status.value,
+        _TEXT[d.status],
         created,
         created if d.due_at is d.created_at else ts(d.due_at),
         ts(d.finished_at),
@@ -110,6 +120,15 @@ def delivery_row(d: Delivery) -> tuple[Any, ...]:
         d.request.body,
         orjson.dumps(spec, default=_mapping).decode(),
     )
+
+
+def state_row(u: DeliveryUpdate) -> tuple[Any, ...]:
+    """Values for an update of a delivery's state: id, status, due_at, finished_at,
+    attempt_count, error."""
+    due = ts(u.due_at)
+    # A final update ends when it is due: one time, written once.
+    finished = due if u.finished_at is u.due_at else ts(u.finished_at)
+    return (u.delivery_id, _TEXT[u.status], due, finished, u.attempt_count, u.error)
 
 
 def delivery_from_row(row: tuple[Any, ...], attempts: tuple[Attempt, ...] = ()) -> Delivery:
@@ -158,7 +177,7 @@ def attempt_row(delivery_id: str, a: Attempt) -> tuple[Any, ...]:
         a.number,
         ts(a.started_at),
         a.duration_ms,
-        a.outcome.value,
+        _TEXT[a.outcome],
         a.status_code,
         a.error,
         orjson.dumps(dict(a.response_headers)).decode(),

@@ -21,6 +21,7 @@ from mockback.store.rows import (
     attempt_row,
     delivery_from_row,
     delivery_row,
+    state_row,
     ts,
 )
 from mockback.store.sqlite_accounts import ACCOUNTS_SCHEMA, SqliteAccounts, insert_outbox
@@ -140,14 +141,6 @@ def _insert_rows(
             [value for row in chunk for value in row],
         )
         start += size
-
-
-def _state_row(u: DeliveryUpdate) -> tuple[Any, ...]:
-    """Values for an update of a delivery's state (see _UPDATE_STATES)."""
-    due = ts(u.due_at)
-    # A final update ends when it is due: one time, written once.
-    finished = due if u.finished_at is u.due_at else ts(u.finished_at)
-    return (u.delivery_id, u.status.value, due, finished, u.attempt_count, u.error)
 
 
 _COLUMNS = "id, namespace, document, created_at, updated_at, deleted_at, seq"
@@ -341,7 +334,7 @@ class SqliteStore(SqliteAccounts, SqliteMaintenance):
     async def write_deliveries(self, new: list[Delivery], updates: list[DeliveryUpdate]) -> None:
         """Insert, then update, in one transaction; committed when this returns."""
         # The last state of a delivery wins (one UPDATE row per delivery, in a set).
-        states = {u.delivery_id: _state_row(u) for u in updates}
+        states = {u.delivery_id: state_row(u) for u in updates}
         attempts = [attempt_row(u.delivery_id, u.attempt) for u in updates if u.attempt is not None]
         rows = []
         for d in new:
