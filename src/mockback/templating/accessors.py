@@ -28,7 +28,7 @@ from mockback.templating.parse import (
     Root,
 )
 
-__all__ = ["MISSING", "Accessor", "Missing", "compile_expression", "to_number"]
+__all__ = ["MISSING", "Accessor", "Missing", "always_resolves", "compile_expression", "to_number"]
 
 
 class Missing(enum.Enum):
@@ -58,6 +58,16 @@ def compile_expression(expr: Expr) -> Accessor:
     if isinstance(expr, FakeExpr):
         return _fake(expr)
     return _math(expr)
+
+
+def always_resolves(expr: Expr) -> bool:
+    """Whether the expression's accessor never returns MISSING: a known fake name whose
+    arguments are all literal numbers (its value is made whatever the context holds)."""
+    return (
+        isinstance(expr, FakeExpr)
+        and fake_spec(expr.name) is not None
+        and all(isinstance(a, int | float) for a in expr.args)
+    )
 
 
 def to_number(value: Any) -> int | float | None:

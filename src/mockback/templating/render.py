@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import orjson
 
-from mockback.templating.accessors import MISSING, Accessor, compile_expression
+from mockback.templating.accessors import MISSING, Accessor, always_resolves, compile_expression
 from mockback.templating.context import RenderContext
 from mockback.templating.parse import Expr, FakeExpr, MathExpr, PathExpr, Root, parse_text
 
@@ -200,6 +200,8 @@ class _Compiler:
             _roots(expr, self.references)
         whole = parsed.whole
         if whole is not None:
+            if always_resolves(whole):
+                return compile_expression(whole)  # nothing to fall back on: one call less
             return _whole(compile_expression(whole), text)
         return _text(parsed.parts)
 

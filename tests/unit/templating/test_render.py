@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from mockback.templating import compile_template, to_text
+from mockback.templating.accessors import always_resolves
+from mockback.templating.parse import parse_text
 from mockback.templating.render import MAX_NESTING, MAX_WARNINGS
 from tests.unit.templating.conftest import MakeContext
 
@@ -257,3 +259,41 @@ def test_render_text(make_ctx: MakeContext, template: Any, expected: str) -> Non
 def test_to_text(value: Any, expected: str) -> None:
     """Values have one text form: strings as they are, the rest as compact JSON."""
     assert to_text(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "resolves"),
+    [
+        ("$.fake.UUID", True),  # no arguments
+        ("$.fake.IntBetween(5, 7)", True),  # literal arguments
+        ("$.fake.IntBetween($.req.low, 7)", False),  # an argument from the request
+        ("$.req.amount", False),
+        ("$.increment($.gS.n)", False),
+    ],
+)
+def test_only_fake_values_of_literal_arguments_always_resolve(
+    template: str, resolves: bool
+) -> None:
+    """Which whole values are used as made, with no fallback to their literal text."""
+    parsed = parse_text(template)
+    assert parsed.whole is not None
+    assert always_resolves(parsed.whole) is resolves
+
+
+@pytest.mark.parametrize(
+    ("template", "kind"),
+    [("$.fake.UUID", str), ("$.fake.IntBetween(5, 7)", int)],
+)
+def test_fake_whole_values_render_fresh_values(
+    make_ctx: MakeContext, template: str, kind: type
+) -> None:
+    rendered = compile_template(template)
+    values = [rendered.render(make_ctx(body={})) for _ in range(3)]
+    assert all(type(v) is kind and v != template for v in values)
+    if kind is str:
+        assert len(set(values)) == 3  # fresh per render
+
+
+def test_a_fake_value_whose_argument_does_not_resolve_stays_literal(make_ctx: MakeContext) -> None:
+    template = "$.fake.IntBetween($.req.low, 7)"
+    assert compile_template(template).render(make_ctx(body={})) == template
