@@ -39,8 +39,9 @@ class StoreValues:
         stay the live ones (compiled mocks keep theirs, so a request does not look them up)."""
         fresh = await self._store.all_values()
         for key, values in self._cache.items():
+            loaded = dict(fresh.pop(key, {}))  # a copy: the Store may hand out this very dict
             values.clear()
-            values.update(fresh.pop(key, {}))
+            values.update(loaded)
         self._cache.update(fresh)
 
     def view(self, scope: StoreScope, owner: str) -> Mapping[str, Any]:
