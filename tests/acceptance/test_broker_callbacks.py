@@ -18,7 +18,10 @@ from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped,unused-igno
 
 from tests.acceptance.conftest import RunningServer
 from tests.support.brokers import (
+    RABBIT_ANSWER,
     Tansu,
+    rabbit_connection,
+    rabbit_messages,
     rabbitmq,
     running_tansu,
 )
@@ -77,37 +80,23 @@ class RabbitQueue:
         asyncio.run(self._run(declare=True))
 
     async def _run(self, *, declare: bool = False, delete: bool = False) -> None:
-        connection = await aio_pika.connect(self.url)
-        try:
-            channel = await connection.channel()
+        async with rabbit_connection(self.url) as connection:
+            channel = await asyncio.wait_for(connection.channel(), RABBIT_ANSWER)
             if declare:
-                await channel.declare_queue(self.name, auto_delete=False)
+                await channel.declare_queue(self.name, auto_delete=False, timeout=RABBIT_ANSWER)
             if delete:
-                await channel.queue_delete(self.name)
-        finally:
-            await connection.close()
+                await channel.queue_delete(self.name, timeout=RABBIT_ANSWER)
 
     def messages(
         self, count: int, timeout: float = 15
     ) -> list[aio_pika.abc.AbstractIncomingMessage]:
-        """The next ``count`` messages, acknowledged."""
+        """The next ``count`` messages, acknowledged; TimeoutError if fewer arrive in time."""
 
         async def read() -> list[aio_pika.abc.AbstractIncomingMessage]:
-            connection = await aio_pika.connect(self.url)
-            got: list[aio_pika.abc.AbstractIncomingMessage] = []
-            try:
-                queue = await (await connection.channel()).get_queue(self.name)
-                async with asyncio.timeout(timeout):
-                    while len(got) < count:
-                        incoming = await queue.get(fail=False)
-                        if incoming is None:
-                            await asyncio.sleep(0.05)
-                            continue
-                        await incoming.ack()
-                        got.append(incoming)
-            finally:
-                await connection.close()
-            return got
+            async with rabbit_connection(self.url) as connection:
+                channel = await asyncio.wait_for(connection.channel(), RABBIT_ANSWER)
+                queue = await asyncio.wait_for(channel.get_queue(self.name), RABBIT_ANSWER)
+                return await rabbit_messages(queue, count, timeout)
 
         return asyncio.run(read())
 

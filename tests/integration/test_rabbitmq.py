@@ -12,7 +12,7 @@ from typing import Any
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from mockback.delivery.transports import rabbitmq as rabbitmq_module
 from mockback.delivery.transports.base import Transport
@@ -23,11 +23,14 @@ from mockback.delivery.transports.rabbitmq import (
 )
 from mockback.domain.deliveries import AttemptOutcome, CallbackType, OutboundMessage
 from tests.support.brokers import (
+    RABBIT_ANSWER,
     BrokerFront,
     Silent,
     TlsCerts,
     free_port,
     make_tls_certs,
+    rabbit_connection,
+    rabbit_messages,
     rabbitmq,
 )
 
@@ -69,11 +72,8 @@ async def transport() -> AsyncIterator[RabbitMQTransport]:
 @pytest.fixture
 async def channel(rabbitmq_url: str) -> AsyncIterator[AbstractChannel]:
     """A channel of the test's own, to declare queues and read what arrived."""
-    connection = await aio_pika.connect(rabbitmq_url)
-    try:
-        yield await connection.channel()
-    finally:
-        await connection.close()
+    async with rabbit_connection(rabbitmq_url) as connection:
+        yield await asyncio.wait_for(connection.channel(), RABBIT_ANSWER)
 
 
 def name(prefix: str = "mb-test") -> str:
@@ -101,16 +101,7 @@ def message(url: str, *, timeout: float = 5.0, **options: Any) -> OutboundMessag
 
 async def received(q: AbstractQueue, count: int = 1, timeout: float = 5.0) -> list[Any]:
     """The next ``count`` messages of a queue, acknowledged."""
-    got: list[AbstractIncomingMessage] = []
-    async with asyncio.timeout(timeout):
-        while len(got) < count:
-            incoming = await q.get(fail=False)
-            if incoming is None:
-                await asyncio.sleep(0.02)
-                continue
-            await incoming.ack()
-            got.append(incoming)
-    return got
+    return await rabbit_messages(q, count, timeout)
 
 
 async def test_is_a_transport() -> None:

@@ -7,6 +7,8 @@
   connections, so a test can tell that nothing connected.
 * ``Silent`` accepts connections and never answers (a hung broker).
 * ``running_tansu``, ``rabbitmq`` and ``make_tls_certs`` back the test modules' fixtures.
+* ``rabbit_messages`` reads what arrived on a queue within a time limit; ``rabbit_connection``
+  opens and closes a test's own RabbitMQ connection, never waiting without bound.
 
 A broker that is missing is a failure under ``CI=true`` and a skip otherwise.
 """
@@ -23,10 +25,12 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
+import aio_pika.abc
 import pytest
 import trustme
 
@@ -154,6 +158,48 @@ def rabbitmq() -> str:
     if not port_open(5672):
         missing("RabbitMQ is not running on 127.0.0.1:5672 (start it with scripts/services)")
     return RABBITMQ_URL
+
+
+RABBIT_ANSWER = 10.0  # seconds RabbitMQ gets to answer one call of a test's own
+
+
+@contextlib.asynccontextmanager
+async def rabbit_connection(url: str) -> AsyncIterator[aio_pika.abc.AbstractConnection]:
+    """A connection of the test's own; opening and closing it are bounded in time.
+
+    A close that gets no answer is abandoned (the loop's end drops the socket) rather than
+    left to hang the test run.
+    """
+    connection = await aio_pika.connect(url, timeout=RABBIT_ANSWER)
+    try:
+        yield connection
+    finally:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connection.close(), RABBIT_ANSWER)
+
+
+async def rabbit_messages(
+    queue: aio_pika.abc.AbstractQueue, count: int, timeout: float
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    """The next ``count`` messages of a queue, acknowledged; TimeoutError if fewer arrive
+    within ``timeout`` seconds.
+
+    The time limit is looked at between polls: a poll under way is never cancelled by it, so
+    the channel is not left waiting for the answer to a cancelled call.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    got: list[aio_pika.abc.AbstractIncomingMessage] = []
+    while len(got) < count:
+        incoming = await queue.get(fail=False, timeout=RABBIT_ANSWER)
+        if incoming is None:
+            if loop.time() >= deadline:
+                raise TimeoutError(f"{len(got)} of {count} messages within {timeout} s")
+            await asyncio.sleep(0.02)
+            continue
+        await incoming.ack()
+        got.append(incoming)
+    return got
 
 
 class BrokerFront:
