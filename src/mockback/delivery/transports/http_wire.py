@@ -38,6 +38,8 @@ from typing import Final, Protocol
 
 import httptools
 
+from mockback.domain.values import value
+
 Key = tuple[bool, str, int, str | None]
 """(TLS, host, port, address to connect to or None to resolve the host)."""
 
@@ -103,26 +105,16 @@ class NotHttp(ExchangeError):
 # ---- answers
 
 
+@value
 class Answer:
     """A final answer: status, reason, lower-cased headers (repeats joined), capped body."""
 
-    __slots__ = ("body", "headers", "keep_alive", "reason", "status", "truncated")
-
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        headers: dict[str, str],
-        body: bytes,
-        truncated: bool,
-        keep_alive: bool,
-    ) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-        self.truncated = truncated
-        self.keep_alive = keep_alive
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: bytes
+    truncated: bool  # the body went past the cap and was cut there
+    keep_alive: bool  # the connection may carry another request
 
 
 class Resolver(Protocol):
