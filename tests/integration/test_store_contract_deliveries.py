@@ -524,6 +524,38 @@ async def test_many_rows_in_one_write(store: Store) -> None:
     assert got is not None and len(got.attempts) == 1
 
 
+async def test_writes_of_every_size_store_every_row(store: Store) -> None:
+    """Each write of 1 to 70 new deliveries, with the results of the write before it, lands
+    whole (SQLite writes up to 64 rows in one statement, more in several)."""
+    n = 0
+    previous: list[int] = []
+    for size in range(1, 71):
+        new = list(range(n + 1, n + size + 1))
+        n += size
+        ended = [
+            DeliveryUpdate(
+                delivery_id=f"dlv_{k:04d}",
+                status=DeliveryStatus.SUCCEEDED,
+                due_at=T0,
+                finished_at=T0,
+                attempt_count=1,
+                error=None,
+                attempt=attempt(1, AttemptOutcome.SUCCESS),
+            )
+            for k in previous
+        ]
+        await store.write_deliveries([dlv(k) for k in new], ended)
+        previous = new
+    unfinished = await store.unfinished_deliveries(due_before=None, limit=1000)
+    assert sorted(d.id for d in unfinished) == [f"dlv_{k:04d}" for k in previous]
+    succeeded = DeliveryQuery(statuses=(DeliveryStatus.SUCCEEDED,), limit=1)
+    assert (await store.list_deliveries(succeeded))[1] == n - 70
+    for k in (1, 2, 3, 64 * 65 // 2, n - 70):
+        got = await store.get_delivery(f"dlv_{k:04d}")
+        assert got is not None and got.status is DeliveryStatus.SUCCEEDED
+        assert got.attempts == (attempt(1, AttemptOutcome.SUCCESS),)
+
+
 async def test_sqlite_finds_a_requests_deliveries_by_index(tmp_path: Path) -> None:
     """Listing one request's deliveries (how callback sequences find their siblings) reads an
     index, not the table: with 300,000 rows a scan took ~0.5 s on the writer thread, holding up

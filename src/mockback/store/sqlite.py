@@ -111,6 +111,7 @@ def _record(row: tuple[Any, ...]) -> MockRecord:
 
 
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's bound on variables
+_EXACT_ROWS = 64  # up to this many rows go in one statement of their own size
 _MAX_ROWS = 512  # rows per multi-row statement (16 columns: 8,192 variables)
 
 # Many deliveries' states in one statement; a batch holds at most one row per delivery.
@@ -127,14 +128,17 @@ def _insert_rows(
     """Run ``head (?, ...), (?, ...) tail`` over rows, many rows per statement.
 
     Every SQLite call hands the GIL to the event loop and back, so rows go in as few
-    statements as possible; chunk sizes are powers of two so few statement texts are cached.
+    statements as possible: up to ``_EXACT_ROWS`` rows (a busy server's usual write) in one
+    statement of exactly their number, more in chunks whose sizes are powers of two, so that a
+    few hundred statement texts are ever prepared and all stay cached.
     """
     if not rows:
         return
     marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
     start = 0
     while start < len(rows):
-        size = min(_MAX_ROWS, 1 << ((len(rows) - start).bit_length() - 1))
+        left = len(rows) - start
+        size = left if left <= _EXACT_ROWS else min(_MAX_ROWS, 1 << (left.bit_length() - 1))
         chunk = rows[start : start + size]
         conn.execute(
             f"{head} {', '.join(marks for _ in chunk)}{tail}",
@@ -154,10 +158,15 @@ class SqliteStore(SqliteAccounts, SqliteMaintenance):
         self._committer = Committer(self._connect)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, cached_statements=512
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
+        # Multi-row statements need a statement journal and UPDATE ... FROM a temporary table:
+        # kept in memory, not in files created and removed under /var/tmp.
+        conn.execute("PRAGMA temp_store=MEMORY")
         conn.executescript(SCHEMA)
         conn.executescript(ACCOUNTS_SCHEMA)
         return conn
