@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -139,6 +139,25 @@ def stamp(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMappin
     return event
 
 
+def _json_default(obj: Any) -> Any:
+    """What JSONRenderer writes for a value JSON has no type for: its ``__structlog__()``,
+    else its repr."""
+    try:
+        return obj.__structlog__()
+    except AttributeError:
+        return repr(obj)
+
+
+def render_json(logger: Any, method: str, event: MutableMapping[str, Any]) -> bytes:
+    """``stamp``, structlog's ``format_exc_info`` and its ``JSONRenderer`` (with orjson) as one
+    processor: the same line, two Python calls fewer per line."""
+    event["level"] = _LEVEL_OF_METHOD.get(method, method)
+    event["timestamp"] = _clock.now()
+    if "exc_info" in event:
+        event = structlog.processors.format_exc_info(logger, method, event)
+    return orjson.dumps(event, default=_json_default)
+
+
 def _field(key: str, value: Any) -> str:
     """``key=value``: a word as it is, other text quoted, numbers plain, anything else repr."""
     if isinstance(value, str):
@@ -194,6 +213,68 @@ def _console_text(logger: Any, name: str, event: dict[str, Any]) -> str:
     return render_console(logger, name, event).decode("utf-8", "replace")
 
 
+def _deliver(logger: Any, method: str, result: Any) -> Any:
+    """Hand the last processor's result to the wrapped logger, as structlog does."""
+    if isinstance(result, str | bytes | bytearray):
+        return getattr(logger, method)(result)
+    if isinstance(result, tuple):
+        args, kw = result
+        return getattr(logger, method)(*args, **kw)
+    if isinstance(result, dict):
+        return getattr(logger, method)(**result)
+    raise ValueError(
+        "Last processor didn't return an appropriate value.  "
+        "Valid return values are a dict, a tuple of (args, kwargs), bytes, or a str."
+    )
+
+
+def _line_method(method: str) -> Any:
+    """A level method that builds the event and runs the processors in its own frame.
+
+    structlog's filtering logger passes each line through three more calls (the level method,
+    ``_proxy_to_logger``, ``_process_event``), each repacking the keyword arguments: with a
+    line per delivery that was most of a line's cost. Same event, processors and result.
+    """
+
+    def line(self: Any, event: str, *args: Any, **kw: Any) -> Any:
+        if args:
+            one = args[0]
+            event = event % (one if len(args) == 1 and isinstance(one, Mapping) and one else args)
+        context = self._context
+        event_dict: Any = {**context, **kw} if context else kw
+        event_dict["event"] = event
+        logger = self._logger
+        try:
+            for processor in self._processors:
+                event_dict = processor(logger, method, event_dict)
+        except structlog.DropEvent:
+            return None
+        return _deliver(logger, method, event_dict)
+
+    line.__name__ = method
+    return line
+
+
+def _logger_class(min_level: int) -> type[Any]:
+    """structlog's filtering bound logger for ``min_level``, with faster level methods."""
+    base: Any = structlog.make_filtering_bound_logger(min_level)
+    methods = {
+        method: _line_method(method)
+        for method, level in _METHOD_LEVELS.items()
+        if level >= min_level
+    }
+    return type("BoundLogger", (base,), methods)
+
+
+_METHOD_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
 def configure(*, fmt: str, level: str) -> None:
     """Route structlog and stdlib logging to stderr in the chosen format."""
     global _sink
@@ -201,17 +282,16 @@ def configure(*, fmt: str, level: str) -> None:
     stream = getattr(sys.stderr, "buffer", None)
     sink = _sink = LineSink(stream if stream is not None else _TextStream(sys.stderr))
     numeric = logging.getLevelName(level.upper())
-    shared: list[Any] = [stamp]
+    processors: list[Any]
     if fmt == "json":
-        renderer: Any = structlog.processors.JSONRenderer(serializer=orjson.dumps)
+        processors = [render_json]
         text_renderer: Any = structlog.processors.JSONRenderer(serializer=_json_text)
-        shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = render_console
+        processors = [stamp, render_console]
         text_renderer = _console_text
     structlog.configure(
-        processors=[*shared, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        processors=processors,
+        wrapper_class=_logger_class(numeric),
         logger_factory=lambda *_: _SinkLogger(sink),
         cache_logger_on_first_use=True,
     )
@@ -231,6 +311,23 @@ def configure(*, fmt: str, level: str) -> None:
     root.setLevel(numeric)
 
 
+class _ModuleLogger:
+    """A module's logger, made on first use (so after logging is configured) and then kept, as
+    structlog's ``cache_logger_on_first_use`` keeps it; its methods are then plain attributes,
+    where structlog's lazy proxy looks each one up again on every line."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        value = getattr(structlog.get_logger(self._name).bind(), attribute)
+        if structlog.get_config()["cache_logger_on_first_use"]:
+            setattr(self, attribute, value)
+        return value
+
+
 def get_logger(name: str) -> Any:
     """A bound structlog logger named after the module."""
-    return structlog.get_logger(name)
+    return _ModuleLogger(name)

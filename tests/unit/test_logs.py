@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 
 import orjson
 import pytest
@@ -174,3 +175,65 @@ def test_console_fields_quote_what_would_not_read_back() -> None:
         b"T [info] Callback executed successfully delivery_id=dlv_1 "
         b"target=\"amqp://h/ exchange=''\" empty='' attempt=2 ok=True none=None"
     )
+
+
+def test_our_json_lines_keep_structlogs_shape(
+    captured: CapturedLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fields in the order given, then event, level and time; %-arguments interpolated; values
+    JSON has no type for written as their repr; an exception as its traceback; nothing below
+    the configured level."""
+    monkeypatch.setattr(logs, "_clock", logs._Clock())
+    monkeypatch.setattr(logs.time, "time", lambda: 1_795_000_000.25)
+    captured.configure("json", "info")
+    log = logs.get_logger("mockback.test")
+    log.debug("below the level", delivery_id="dlv_0")
+    log.info("Callback executed successfully", delivery_id="dlv_1", attempt=2, ok=True)
+    log.warning("retry in %s s", 5, delay=timedelta(seconds=5))
+    try:
+        raise ValueError("bad body")
+    except ValueError:
+        log.error("Failed to prepare webhook body", exc_info=True)
+    info, warning, error = (orjson.loads(line) for line in captured.read().splitlines())
+    assert list(info.items()) == [
+        ("delivery_id", "dlv_1"),
+        ("attempt", 2),
+        ("ok", True),
+        ("event", "Callback executed successfully"),
+        ("level", "info"),
+        ("timestamp", "2026-11-18T11:06:40.250000Z"),
+    ]
+    assert (warning["event"], warning["level"]) == ("retry in 5 s", "warning")
+    assert warning["delay"] == repr(timedelta(seconds=5))
+    assert error["level"] == "error" and "exc_info" not in error
+    assert "Traceback" in error["exception"] and "ValueError: bad body" in error["exception"]
+
+
+def test_console_lines_of_our_loggers(captured: CapturedLogs) -> None:
+    """Console format: time, level, message, then the fields as key=value."""
+    captured.configure("console", "warning")
+    log = logs.get_logger("mockback.test")
+    log.info("below the level")
+    log.warning("Callback attempt failed", delivery_id="dlv_1", attempt=1)
+    (line,) = captured.read().splitlines()
+    assert line.endswith("[warning] Callback attempt failed delivery_id=dlv_1 attempt=1")
+
+
+def test_captured_logs_see_module_loggers(captured: CapturedLogs) -> None:
+    """structlog's capture_logs (how tests read log events) sees lines of a module's logger,
+    also one that has logged before."""
+    captured.configure("json", "info")
+    log = logs.get_logger("mockback.test")
+    log.info("before")
+    with structlog.testing.capture_logs() as seen:
+        log.info("during", delivery_id="dlv_1")
+        log.bind(attempt=3).warning("bound")
+    log.info("after")
+    assert seen == [
+        {"event": "during", "delivery_id": "dlv_1", "log_level": "info"},
+        {"event": "bound", "attempt": 3, "log_level": "warning"},
+    ]
+    assert [orjson.loads(line)["event"] for line in captured.read().splitlines()] == [
+        "before",
+        "after",
+    ]
