@@ -4,7 +4,7 @@ busy machine as on an idle one, for comparing two versions of the code.
 Usage::
 
     python bench/instructions_bench.py [--scenario s1|s2|s3|all] [--requests 2000]
-        [--warmup 300] [--connections 8] [--src PATH]
+        [--warmup 300] [--connections 8] [--src PATH] [--by-thread] [--keep DIR]
 
 For each scenario it starts ``mockback serve`` under ``valgrind --tool=callgrind`` (start-up
 takes a minute or two there), creates the scenario's mock, sends ``--warmup`` requests, zeroes
@@ -19,7 +19,9 @@ half a percent), so it shows what a change does when timings cannot. It leaves o
 kernel does (system calls, waking threads) and what caches and memory cost, so it is a guide to
 CPU time, not a measure of it: ``http_bench.py`` and ``delivery_bench.py`` measure time.
 
-``--src PATH`` measures another copy of the code (a ``src`` directory, put first on the
+``--by-thread`` also prints each thread's share, in the order the threads started: the event
+loop (the main thread) first, then the SQLite writer, then granian's. ``--src PATH`` measures
+another copy of the code (a ``src`` directory, put first on the
 server's ``PYTHONPATH``), so two versions can be compared in one sitting::
 
     mkdir -p /tmp/before && git archive HEAD~1 src | tar -x -C /tmp/before
@@ -180,7 +182,9 @@ class Receiver:
 class CountedServer:
     """``mockback serve`` under callgrind; the counters can be zeroed and written at will."""
 
-    def __init__(self, workdir: Path, *, durable: bool, src: Path | None) -> None:
+    def __init__(
+        self, workdir: Path, *, durable: bool, src: Path | None, by_thread: bool = False
+    ) -> None:
         self.workdir = workdir
         self.out = workdir / "callgrind.out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKBACK_")}
@@ -193,6 +197,7 @@ class CountedServer:
             "--tool=callgrind",
             f"--callgrind-out-file={self.out}",
             "--dump-line=no",
+            *(["--separate-threads=yes"] if by_thread else []),
             *mockback_command(),
             "serve",
             *store,
@@ -249,15 +254,19 @@ class CountedServer:
             timeout=120,
         )
 
-    def dumped_instructions(self) -> int:
-        """Instructions in the part written by ``-d`` (not the one written at exit)."""
+    def dumped_instructions(self) -> list[int]:
+        """Instructions in the part written by ``-d`` (not the one written at exit), one count
+        per thread with ``--by-thread`` (in the order the threads started), else one."""
+        counts = []
         for path in sorted(self.workdir.glob("callgrind.out*")):
             text = path.read_text(errors="replace")
             if re.search(r"^desc: Trigger: dump", text, re.M):
                 total = re.search(r"^(?:summary|totals): (\d+)", text, re.M)
                 if total:
-                    return int(total.group(1))
-        raise BenchError("callgrind wrote no counts for the measured part")
+                    counts.append(int(total.group(1)))
+        if not counts:
+            raise BenchError("callgrind wrote no counts for the measured part")
+        return counts
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -276,10 +285,12 @@ class CountedServer:
         return "\n".join(text.splitlines()[-20:])
 
 
-async def _measure(scenario: Scenario, args: argparse.Namespace, workdir: Path) -> int:
+async def _measure(scenario: Scenario, args: argparse.Namespace, workdir: Path) -> list[int]:
     receiver = Receiver()
     await receiver.start()
-    server = CountedServer(workdir, durable=scenario.durable, src=args.src)
+    server = CountedServer(
+        workdir, durable=scenario.durable, src=args.src, by_thread=args.by_thread
+    )
     try:
         await asyncio.to_thread(server.wait_ready, scenario.mock_for(receiver.port))
         await _load(server.port, scenario, args.warmup, args.connections)
@@ -306,6 +317,11 @@ def main() -> int:
     p.add_argument("--connections", type=int, default=8, help="keep-alive connections")
     p.add_argument("--src", type=Path, default=None, help="another copy of src/ to measure")
     p.add_argument(
+        "--by-thread",
+        action="store_true",
+        help="also print each thread's share (event loop, SQLite writer, granian's threads)",
+    )
+    p.add_argument(
         "--keep",
         type=Path,
         default=None,
@@ -329,7 +345,7 @@ def main() -> int:
         scenario = SCENARIOS[key]
         with tempfile.TemporaryDirectory(prefix="mockback-instr-") as tmp:
             try:
-                total = asyncio.run(_measure(scenario, args, Path(tmp)))
+                counts = asyncio.run(_measure(scenario, args, Path(tmp)))
                 if args.keep is not None:
                     args.keep.mkdir(parents=True, exist_ok=True)
                     for path in Path(tmp).glob("callgrind.out*"):
@@ -337,7 +353,10 @@ def main() -> int:
             except BenchError as exc:
                 print(f"{key}: {exc}", file=sys.stderr)
                 return 1
-        print(f"{scenario.title:<38} {total / args.requests:>10,.0f} instructions/request")
+        print(f"{scenario.title:<38} {sum(counts) / args.requests:>10,.0f} instructions/request")
+        if args.by_thread:
+            shares = ", ".join(f"{c / args.requests:,.0f}" for c in counts if c)
+            print(f"  by thread, in the order they started: {shares}")
     return 0
 
 
