@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -134,17 +136,21 @@ def _insert_rows(
     """
     if not rows:
         return
-    marks = "(" + ", ".join("?" for _ in rows[0]) + ")"
+    width = len(rows[0])
     start = 0
     while start < len(rows):
         left = len(rows) - start
         size = left if left <= _EXACT_ROWS else min(_MAX_ROWS, 1 << (left.bit_length() - 1))
-        chunk = rows[start : start + size]
-        conn.execute(
-            f"{head} {', '.join(marks for _ in chunk)}{tail}",
-            [value for row in chunk for value in row],
-        )
+        chunk = rows[start : start + size] if size != len(rows) else rows
+        conn.execute(_statement(head, tail, width, size), list(chain.from_iterable(chunk)))
         start += size
+
+
+@cache
+def _statement(head: str, tail: str, width: int, size: int) -> str:
+    """``head (?, ...), (?, ...) tail`` for ``size`` rows of ``width`` values."""
+    marks = "(" + ", ".join("?" * width) + ")"
+    return f"{head} {', '.join([marks] * size)}{tail}"
 
 
 _COLUMNS = "id, namespace, document, created_at, updated_at, deleted_at, seq"
