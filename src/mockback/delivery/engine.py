@@ -198,7 +198,8 @@ class DeliveryEngine:
             # Only now are they in the store for a read to find.
             self._overflow = True
             self._want_refill()
-        self._want_resolve({d.request_id for d in deliveries if d.request_id in self._waiting})
+        if self._waiting:
+            self._want_resolve({d.request_id for d in deliveries if d.request_id in self._waiting})
         return ends
 
     def submit(self, deliveries: list[Delivery]) -> None:

@@ -233,11 +233,13 @@ class Planner:
         now = self._clock()
         deliveries: list[Delivery] = []
         fired = [cc for cc in compiled.callbacks if cc.spec.trigger.fires_for(status)]
-        fired_ids = {cc.spec.id for cc in fired if cc.spec.id}
+        fired_ids: set[str] | None = None
         for cc in fired:
             if cb_ctx is None:
                 cb_ctx = ctx.answered(response, status)
             if cc.spec.depends_on:
+                if fired_ids is None:
+                    fired_ids = {f.spec.id for f in fired if f.spec.id}
                 deliveries.append(
                     _waiting(cc, mock, cb_ctx, now, request_id, depth + 1, fired_ids, status)
                 )
