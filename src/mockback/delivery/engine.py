@@ -363,20 +363,16 @@ class DeliveryEngine:
             self._in_use += 1
             self._running.add(d.id)
             try:
-                result = await self._attempt(d)
+                result = await self._sender.attempt(d)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log_unexpected(log, "Unexpected error in callback delivery", exc, delivery=d)
+                result = unexpected_result(exc)
             finally:
                 self._in_use -= 1
                 self._running.discard(d.id)
             self._record(d, result)
-
-    async def _attempt(self, d: Delivery) -> AttemptResult:
-        try:
-            return await self._sender.attempt(d)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log_unexpected(log, "Unexpected error in callback delivery", exc, delivery=d)
-            return unexpected_result(exc)
 
     def _record(self, d: Delivery, result: AttemptResult) -> None:
         now = self._clock()

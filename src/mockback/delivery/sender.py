@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -193,11 +193,15 @@ class Sender:
             return _blocked(started, decision.reason)
         return await transport.send(pin(message, decision))
 
-    async def attempt(self, delivery: Delivery) -> AttemptResult:
-        """Make one attempt."""
+    def attempt(self, delivery: Delivery) -> Coroutine[Any, Any, AttemptResult]:
+        """Make one attempt (a coroutine: the transport's own, without one more around it)."""
         started = time.perf_counter()
         if delivery.type is CallbackType.HTTP:
-            return await self._http(delivery, started)
+            return self._http(delivery, started)
+        return self._other(delivery, started)
+
+    async def _other(self, delivery: Delivery, started: float) -> AttemptResult:
+        """Kafka and RabbitMQ, or the sentence saying the type's transport is missing."""
         transport = self._transports.get(delivery.type)
         if transport is None:
             return _failed(
