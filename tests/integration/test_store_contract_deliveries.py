@@ -89,6 +89,19 @@ def attempt(number: int, outcome: AttemptOutcome = AttemptOutcome.FAILURE) -> At
     )
 
 
+def succeeded(n: int) -> DeliveryUpdate:
+    """The update of ``dlv(n)`` after a first attempt that succeeded."""
+    return DeliveryUpdate(
+        delivery_id=f"dlv_{n:04d}",
+        status=DeliveryStatus.SUCCEEDED,
+        due_at=T0,
+        finished_at=T0,
+        attempt_count=1,
+        error=None,
+        attempt=attempt(1, AttemptOutcome.SUCCESS),
+    )
+
+
 async def test_insert_then_get_round_trips_every_field(store: Store) -> None:
     """A stored delivery comes back equal, field by field, with no attempts yet."""
     d = dlv(1)
@@ -227,19 +240,7 @@ async def test_list_filters_pages_and_orders_newest_first(store: Store) -> None:
         dlv(5, created=0.5, mock_id=None, status=DeliveryStatus.BLOCKED),
     ]
     await store.insert_deliveries(rows)
-    await store.update_deliveries(
-        [
-            DeliveryUpdate(
-                delivery_id="dlv_0003",
-                status=DeliveryStatus.SUCCEEDED,
-                due_at=T0,
-                finished_at=T0,
-                attempt_count=1,
-                error=None,
-                attempt=attempt(1, AttemptOutcome.SUCCESS),
-            )
-        ]
-    )
+    await store.update_deliveries([succeeded(3)])
 
     async def ids(**kw: object) -> tuple[list[str], int]:
         items, total = await store.list_deliveries(DeliveryQuery(**kw))  # type: ignore[arg-type]
@@ -408,19 +409,7 @@ async def test_sqlite_deliveries_survive_reopen(tmp_path: Path) -> None:
     first = SqliteStore(tmp_path / "db")
     await first.open()
     await first.insert_deliveries([dlv(1, due=5, status=DeliveryStatus.SCHEDULED), dlv(2)])
-    await first.update_deliveries(
-        [
-            DeliveryUpdate(
-                delivery_id="dlv_0002",
-                status=DeliveryStatus.SUCCEEDED,
-                due_at=T0,
-                finished_at=T0,
-                attempt_count=1,
-                error=None,
-                attempt=attempt(1, AttemptOutcome.SUCCESS),
-            )
-        ]
-    )
+    await first.update_deliveries([succeeded(2)])
     await first.close()
     second = SqliteStore(tmp_path / "db")
     await second.open()
@@ -504,21 +493,7 @@ async def test_many_rows_in_one_write(store: Store) -> None:
     """A write of more rows than one statement holds stores every one of them."""
     await store.write_deliveries([dlv(n) for n in range(1, 1301)], [])
     assert (await store.list_deliveries(DeliveryQuery(limit=1)))[1] == 1300
-    await store.write_deliveries(
-        [],
-        [
-            DeliveryUpdate(
-                delivery_id=f"dlv_{n:04d}",
-                status=DeliveryStatus.SUCCEEDED,
-                due_at=T0,
-                finished_at=T0,
-                attempt_count=1,
-                error=None,
-                attempt=attempt(1, AttemptOutcome.SUCCESS),
-            )
-            for n in range(1, 1301)
-        ],
-    )
+    await store.write_deliveries([], [succeeded(n) for n in range(1, 1301)])
     assert await store.unfinished_deliveries(due_before=None, limit=10) == []
     got = await store.get_delivery("dlv_1300")
     assert got is not None and len(got.attempts) == 1
@@ -532,24 +507,12 @@ async def test_writes_of_every_size_store_every_row(store: Store) -> None:
     for size in range(1, 71):
         new = list(range(n + 1, n + size + 1))
         n += size
-        ended = [
-            DeliveryUpdate(
-                delivery_id=f"dlv_{k:04d}",
-                status=DeliveryStatus.SUCCEEDED,
-                due_at=T0,
-                finished_at=T0,
-                attempt_count=1,
-                error=None,
-                attempt=attempt(1, AttemptOutcome.SUCCESS),
-            )
-            for k in previous
-        ]
-        await store.write_deliveries([dlv(k) for k in new], ended)
+        await store.write_deliveries([dlv(k) for k in new], [succeeded(k) for k in previous])
         previous = new
     unfinished = await store.unfinished_deliveries(due_before=None, limit=1000)
     assert sorted(d.id for d in unfinished) == [f"dlv_{k:04d}" for k in previous]
-    succeeded = DeliveryQuery(statuses=(DeliveryStatus.SUCCEEDED,), limit=1)
-    assert (await store.list_deliveries(succeeded))[1] == n - 70
+    ended = DeliveryQuery(statuses=(DeliveryStatus.SUCCEEDED,), limit=1)
+    assert (await store.list_deliveries(ended))[1] == n - 70
     for k in (1, 2, 3, 64 * 65 // 2, n - 70):
         got = await store.get_delivery(f"dlv_{k:04d}")
         assert got is not None and got.status is DeliveryStatus.SUCCEEDED
