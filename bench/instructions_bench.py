@@ -3,7 +3,7 @@ busy machine as on an idle one, for comparing two versions of the code.
 
 Usage::
 
-    python bench/instructions_bench.py [--scenario s1|s2|s3|all] [--requests 2000]
+    python bench/instructions_bench.py [--scenario s1|p1|s2|s3|all] [--requests 2000]
         [--warmup 300] [--connections 8] [--src PATH] [--by-thread] [--keep DIR]
 
 For each scenario it starts ``mockback serve`` under ``valgrind --tool=callgrind`` (start-up
@@ -29,7 +29,9 @@ server's ``PYTHONPATH``), so two versions can be compared in one sitting::
     python bench/instructions_bench.py
 
 Scenarios: S1 ``GET /hello`` (static answer) and S2 ``POST /api/payments`` (templated answer),
-the mocks and requests of ``http_bench.py``; S3, S2's request to ``delivery_bench.py``'s mock
+the mocks and requests of ``http_bench.py``; P1, S2's request answered with a static payload
+(what S2 costs without its templates; P1 less S1 is the body read); S3, S2's request to
+``delivery_bench.py``'s mock
 with one async webhook, here to a receiver in this process, with the default SQLite store (each
 delivery committed before its response). Needs valgrind (Debian's package). Traffic goes to
 127.0.0.1 only; every wait has a time limit.
@@ -39,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import re
@@ -70,30 +73,43 @@ class Scenario:
     request: http_bench.Scenario  # the method, path and body sent (its mock unless ``mock``)
     mock: Callable[[int], dict[str, Any]] | None = None  # receiver port -> the mock document
     durable: bool = False  # the default SQLite store rather than --ephemeral
+    webhooks: bool = False  # each request fires one webhook to the receiver
 
     def mock_for(self, port: int) -> dict[str, Any]:
         """The mock document to create, its webhooks (if any) sent to ``port``."""
         return self.request.mock if self.mock is None else self.mock(port)
-
-    @property
-    def webhooks(self) -> bool:
-        """Whether each request fires one webhook to the receiver."""
-        return self.mock is not None
 
 
 def _s3_mock(port: int) -> dict[str, Any]:
     return payment_mock(f"http://{LOOPBACK}:{port}/hook")
 
 
-# S1 and S2 as http_bench.py sends them; S3 is S2's request to delivery_bench.py's mock.
+def _p1_mock(port: int) -> dict[str, Any]:
+    mock = copy.deepcopy(http_bench.SCENARIOS["s2"].mock)
+    mock["id"] = "bench-payment-static"
+    mock["response"]["payload"] = {
+        "id": "5b3c1f0e-8a51-4f57-9d43-2f5f3bb8b7a1",
+        "amount": 2500,
+        "status": "succeeded",
+    }
+    return mock
+
+# S1 and S2 as http_bench.py sends them; S3 is S2's request to delivery_bench.py's mock. P1 is
+# S2's request answered with a static payload: S2 less its templating, S1 plus a body read.
 SCENARIOS = {
     "s1": Scenario(title="S1 GET /hello, static", request=http_bench.SCENARIOS["s1"]),
+    "p1": Scenario(
+        title="P1 POST /api/payments, static",
+        request=http_bench.SCENARIOS["s2"],
+        mock=_p1_mock,
+    ),
     "s2": Scenario(title="S2 POST /api/payments, templated", request=http_bench.SCENARIOS["s2"]),
     "s3": Scenario(
         title="S3 S2 + one async webhook, SQLite",
         request=http_bench.SCENARIOS["s2"],
         mock=_s3_mock,
         durable=True,
+        webhooks=True,
     ),
 }
 
