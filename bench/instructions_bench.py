@@ -94,6 +94,7 @@ def _p1_mock(port: int) -> dict[str, Any]:
     }
     return mock
 
+
 # S1 and S2 as http_bench.py sends them; S3 is S2's request to delivery_bench.py's mock. P1 is
 # S2's request answered with a static payload: S2 less its templating, S1 plus a body read.
 SCENARIOS = {
