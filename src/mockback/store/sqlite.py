@@ -32,10 +32,13 @@ from mockback.store.sqlite_maintenance import SqliteMaintenance
 # Python 3.11's sqlite3 looks for a way to adapt every None and bytes value it binds, and the
 # look-up raises and clears an AttributeError each time (about 0.2 us per value; a delivery
 # binds several). Adapters registered for the two types are found first and return the value
-# unchanged, both in C: ``bytes(b)`` is ``b``, and an empty dict's ``get`` answers None.
+# unchanged, both in C: ``bytes(b)`` is ``b``, and an empty dict's ``get`` answers None. An
+# adapter the embedding program registered first for either type is left in place.
 _NOTHING: dict[None, None] = {}
-sqlite3.register_adapter(type(None), _NOTHING.get)
-sqlite3.register_adapter(bytes, bytes)
+if (type(None), sqlite3.PrepareProtocol) not in sqlite3.adapters:
+    sqlite3.register_adapter(type(None), _NOTHING.get)
+if (bytes, sqlite3.PrepareProtocol) not in sqlite3.adapters:
+    sqlite3.register_adapter(bytes, bytes)
 
 # Open (not final) deliveries, spelled the same in the partial index and in queries that use it.
 _OPEN = "status IN ({})".format(", ".join(f"'{s.value}'" for s in DeliveryStatus if not s.is_final))
