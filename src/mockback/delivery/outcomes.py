@@ -89,7 +89,7 @@ def delivery_fields(d: Delivery, number: int) -> dict[str, Any]:
     return {
         "delivery_id": d.id,
         "mock_id": d.mock_id,
-        "callback_type": d.type._value_,  # the member's own attribute: .value is a descriptor
+        "callback_type": d.type._value_,  # as store/rows.py: .value is a Python descriptor
         "attempt": number,
         "target": d.target,
     }

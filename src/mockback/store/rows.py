@@ -70,13 +70,8 @@ def dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-# Enum.value is a Python-level descriptor, two Python calls a lookup; every delivery's rows
-# take the texts of its enums from this table instead.
-_TEXT: dict[CallbackType | DeliveryStatus | AttemptOutcome, str] = {
-    member: member.value
-    for kind in (CallbackType, DeliveryStatus, AttemptOutcome)
-    for member in kind
-}
+# Enum texts are read from the member's own ``_value_`` attribute: ``Enum.value`` is a
+# Python-level descriptor, two Python calls a lookup, several per delivery.
 
 
 def _mapping(value: Any) -> Any:
@@ -109,9 +104,9 @@ def delivery_row(d: Delivery) -> tuple[Any, ...]:
         d.request_id,
         d.callback_index,
         d.callback_id,
-        _TEXT[d.type],
+        d.type._value_,
         d.target,
-        _TEXT[d.status],
+        d.status._value_,
         created,
         created if d.due_at is d.created_at else ts(d.due_at),
         ts(d.finished_at),
@@ -128,7 +123,7 @@ def state_row(u: DeliveryUpdate) -> tuple[Any, ...]:
     due = ts(u.due_at)
     # A final update ends when it is due: one time, written once.
     finished = due if u.finished_at is u.due_at else ts(u.finished_at)
-    return (u.delivery_id, _TEXT[u.status], due, finished, u.attempt_count, u.error)
+    return (u.delivery_id, u.status._value_, due, finished, u.attempt_count, u.error)
 
 
 def delivery_from_row(row: tuple[Any, ...], attempts: tuple[Attempt, ...] = ()) -> Delivery:
@@ -177,7 +172,7 @@ def attempt_row(delivery_id: str, a: Attempt) -> tuple[Any, ...]:
         a.number,
         ts(a.started_at),
         a.duration_ms,
-        _TEXT[a.outcome],
+        a.outcome._value_,
         a.status_code,
         a.error,
         orjson.dumps(dict(a.response_headers)).decode(),
