@@ -15,6 +15,7 @@ from typing import Any
 
 from mockback import logs
 from mockback.logs import get_logger
+from mockback.scheduling import apply as apply_scheduling
 from mockback.services import build_services
 from mockback.settings import Settings
 
@@ -39,6 +40,8 @@ async def serve(settings: Settings) -> None:
     from granian.constants import Interfaces, Loops  # noqa: F401 - imported late: slow import
     from granian.server.embed import Server
 
+    # First, before any thread starts: the threads started below inherit the policy.
+    scheduling = apply_scheduling(settings.cpu_scheduling)
     services = build_services(settings)
     await services.start()
     # What exists now (modules, the admin app, loaded mocks) lives as long as the process: keep
@@ -80,6 +83,8 @@ async def serve(settings: Settings) -> None:
                 "The admin API is open (AUTH_MODE=off) on a non-loopback address",
                 host=settings.host,
             )
+        if scheduling == "batch":
+            log.info("Threads scheduled as batch work (SCHED_BATCH)", mode=settings.cpu_scheduling)
 
     server.on_startup(announce)
     loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mockback.domain.errors import ConfigurationError
+from mockback.scheduling import MODES
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -45,6 +46,7 @@ class Settings:
     login_token_ttl: int = 86_400  # seconds a POST /api/v1/login token stays valid
     retention_days: int = 7  # cleanup purges what ended (or was soft-deleted) longer ago
     cleanup_interval: int = 3600  # seconds between scheduled cleanups; 0: never scheduled
+    cpu_scheduling: str = "auto"  # auto | batch | off (see mockback.scheduling)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
     """The environment as read at start: ``env:NAME`` secrets are looked up here."""
 
@@ -88,6 +90,7 @@ _ENV: dict[str, tuple[str, ...]] = {
     "login_token_ttl": ("MOCKBACK_LOGIN_TOKEN_TTL",),
     "retention_days": ("MOCKBACK_RETENTION_DAYS",),
     "cleanup_interval": ("MOCKBACK_CLEANUP_INTERVAL",),
+    "cpu_scheduling": ("MOCKBACK_CPU_SCHEDULING",),
 }
 
 
@@ -136,6 +139,11 @@ def validate(settings: Settings) -> None:
         raise ConfigurationError(f"log level {settings.log_level!r} is not a level")
     if settings.webhook_pool_size < 1:
         raise ConfigurationError("WEBHOOK_POOL_SIZE must be at least 1")
+    if settings.cpu_scheduling not in MODES:
+        raise ConfigurationError(
+            f"--cpu-scheduling (MOCKBACK_CPU_SCHEDULING) {settings.cpu_scheduling!r} must be one "
+            f"of {', '.join(MODES)}"
+        )
     if settings.auth_mode not in {"off", "token"}:
         raise ConfigurationError(f"AUTH_MODE {settings.auth_mode!r} must be off or token")
     if settings.login_token_ttl < 1:

@@ -423,6 +423,8 @@ def test_invalid_mock_file_exits_with_one_clear_line(tmp_path: Path) -> None:
         (["--log-format", "xml"], None, "log-format"),  # bad choice
         ([], {"MOCKBACK_PORT": "banana"}, "MOCKBACK_PORT"),  # bad environment value
         (["--db", "mysql://x"], None, "--db"),  # unsupported DSN
+        (["--cpu-scheduling", "fifo"], None, "--cpu-scheduling"),  # not a mode
+        ([], {"MOCKBACK_CPU_SCHEDULING": "fifo"}, "MOCKBACK_CPU_SCHEDULING"),  # nor here
     ],
 )
 def test_bad_configuration_exits_non_zero(

@@ -175,4 +175,5 @@ def test_serve_keeps_its_options() -> None:
         "log_level",
         "strict",
         "faker_seed",
+        "cpu_scheduling",
     }

@@ -61,6 +61,12 @@ def _fail(message: str) -> None:
 @click.option(
     "--faker-seed", type=int, help="Seed for reproducible $.fake values [MOCKBACK_FAKER_SEED]."
 )
+@click.option(
+    "--cpu-scheduling",
+    type=click.Choice(["auto", "batch", "off"]),
+    help="Kernel scheduling of the server's threads: batch when it may use one CPU (auto), "
+    "always, or never [MOCKBACK_CPU_SCHEDULING; default auto].",
+)
 def serve(
     host: str | None,
     port: int | None,
@@ -72,6 +78,7 @@ def serve(
     log_level: str | None,
     strict: bool | None,
     faker_seed: int | None,
+    cpu_scheduling: str | None,
 ) -> None:
     """Start the server."""
     import asyncio
@@ -94,6 +101,7 @@ def serve(
             log_level=log_level,
             strict=strict,
             faker_seed=faker_seed,
+            cpu_scheduling=cpu_scheduling,
         )
         validate(settings)
     except ConfigurationError as exc:
