@@ -135,11 +135,18 @@ class MockbackServer:
     """One running ``mockback serve`` process; use as a context manager."""
 
     def __init__(
-        self, *, cpu: int, workdir: Path, start_timeout: float = 30.0, ephemeral: bool = True
+        self,
+        *,
+        cpu: int | str,
+        workdir: Path,
+        start_timeout: float = 30.0,
+        ephemeral: bool = True,
+        serve_args: tuple[str, ...] = (),
     ) -> None:
-        self.cpu = cpu
+        self.cpu = cpu  # a core, or a taskset CPU list such as "0,1"
         self.workdir = workdir
         self.ephemeral = ephemeral  # else the default SQLite store in workdir/data
+        self.serve_args = serve_args  # more ``mockback serve`` flags
         self.start_timeout = start_timeout
         self.port = 0
         self.exit_code: int | None = None
@@ -183,6 +190,7 @@ class MockbackServer:
             LOOPBACK,
             "--port",
             "0",
+            *self.serve_args,
         ]
         out_path = self.workdir / "server.out"
         with (

@@ -5,12 +5,14 @@ Usage::
     python bench/delivery_bench.py [--part a|b|c|all] [--duration 10] [--warmup 3]
         [--connections 50] [--burst 20000] [--rate 50] [--latency-seconds 20]
         [--store sqlite|memory] [--log-level info|warning]
-        [--server-cpu 0] [--client-cpu 1] [--runs 1]
+        [--server-cpu 0] [--client-cpu 1] [--runs 1] [--cpu-scheduling auto|batch|off]
 
 Every server is ``mockback serve`` with its default SQLite store in a fresh data directory
 (so each async delivery is committed before its response is sent; ``--store memory`` runs it
 ``--ephemeral`` for comparison), JSON logs at INFO (one line per delivery), on 127.0.0.1, with
-``ALLOW_PROXY_TO_PRIVATE_IPS=true`` so callbacks may reach the receiver on loopback. The
+``ALLOW_PROXY_TO_PRIVATE_IPS=true`` so callbacks may reach the receiver on loopback, with
+``--cpu-scheduling`` as given (its default, auto, schedules the threads of the server pinned to
+one core as batch work; ``off`` shows the kernel's default). The
 receiver is a small aiohttp process (this file, run as ``_receiver``) that counts arrivals by
 delivery id and measures request-to-arrival latency from a timestamp the webhook carries.
 
@@ -161,7 +163,7 @@ def start_server(cpu: int, workdir: Path, args: argparse.Namespace) -> Process:
     cmd = [str(exe)] if exe.is_file() else [sys.executable, "-m", "mockback"]
     data = workdir / "data"
     cmd += ["serve", "--host", LOOPBACK, "--port", "0", "--log-format", LOG_FORMAT]
-    cmd += ["--log-level", args.log_level]
+    cmd += ["--log-level", args.log_level, "--cpu-scheduling", args.cpu_scheduling]
     cmd += ["--ephemeral"] if args.store == "memory" else ["--data-dir", str(data)]
     return Process(cmd, cpu=cpu, workdir=workdir, name="server", env=env)
 
@@ -479,6 +481,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--runs", type=int, default=1)
+    p.add_argument(
+        "--cpu-scheduling",
+        choices=["auto", "batch", "off"],
+        default="auto",
+        help="the server's --cpu-scheduling (auto, its default, is batch on the one pinned core)",
+    )
     return p.parse_args(argv)
 
 

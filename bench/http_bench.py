@@ -4,6 +4,7 @@ Usage::
 
     python bench/http_bench.py [--scenario s1|s2|all] [--duration 15] [--warmup 5]
         [--connections 50] [--server-cpu 0] [--client-cpu 1] [--runs 1]
+        [--cpu-scheduling auto|batch|off]
 
 S1 is a constant answer to ``GET /hello``; S2 is ``POST /api/payments`` whose answer is
 templated from the request body and a fake UUID. Each run starts a fresh server, creates the
@@ -234,7 +235,11 @@ def measure(scenario: Scenario, run: int, args: argparse.Namespace, wrk: str) ->
     with tempfile.TemporaryDirectory(prefix="mockback-bench-") as tmp:
         workdir = Path(tmp)
         script = lua_script(scenario, workdir)
-        with MockbackServer(cpu=args.server_cpu, workdir=workdir) as server:
+        with MockbackServer(
+            cpu=args.server_cpu,
+            workdir=workdir,
+            serve_args=("--cpu-scheduling", args.cpu_scheduling),
+        ) as server:
             server.create_mock(scenario.mock)
             reply = server.request(scenario.method, scenario.path, scenario.body)
             wrong = scenario.check(reply)
@@ -326,6 +331,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-cpu", type=int, default=0, help="core the server is pinned to")
     p.add_argument("--client-cpu", type=int, default=1, help="core wrk is pinned to")
     p.add_argument("--runs", type=int, default=1, help="runs per scenario, interleaved")
+    p.add_argument(
+        "--cpu-scheduling",
+        choices=["auto", "batch", "off"],
+        default="auto",
+        help="the server's --cpu-scheduling (auto, its default, is batch on the one pinned core)",
+    )
     args = p.parse_args(argv)
     if args.duration < 1 or args.warmup < 0 or args.connections < 1 or args.runs < 1:
         p.error("--duration, --connections and --runs must be positive; --warmup at least 0")
@@ -346,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = ["s1", "s2"] if args.scenario == "all" else [args.scenario]
         print(
             f"wrk -t1 -c{args.connections} -d{args.duration}s --latency (warm-up "
-            f"{args.warmup}s); server on core {args.server_cpu}, wrk on core {args.client_cpu}",
+            f"{args.warmup}s); server on core {args.server_cpu} (--cpu-scheduling "
+            f"{args.cpu_scheduling}), wrk on core {args.client_cpu}",
             flush=True,
         )
         results = []
