@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from mockback.domain.errors import ConfigurationError
+from mockback.scheduling import MODES
 
 
 def _fail(message: str) -> None:
@@ -63,7 +64,7 @@ def _fail(message: str) -> None:
 )
 @click.option(
     "--cpu-scheduling",
-    type=click.Choice(["auto", "batch", "off"]),
+    type=click.Choice(MODES),
     help="Kernel scheduling of the server's threads: batch when it may use one CPU (auto), "
     "always, or never [MOCKBACK_CPU_SCHEDULING; default auto].",
 )
