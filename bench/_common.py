@@ -131,6 +131,12 @@ def check_cpu(cpu: int, what: str) -> None:
         raise BenchError(f"{what} {cpu} is not one of the usable cores {sorted(allowed)}")
 
 
+def scheduling_args(mode: str | None) -> tuple[str, ...]:
+    """The server's ``--cpu-scheduling`` flag, only when one was asked for (a server older than
+    the flag would refuse it)."""
+    return () if mode is None else ("--cpu-scheduling", mode)
+
+
 class MockbackServer:
     """One running ``mockback serve`` process; use as a context manager."""
 

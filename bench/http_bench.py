@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _common import BenchError, MockbackServer, Reply, Steal, check_cpu
+from _common import BenchError, MockbackServer, Reply, Steal, check_cpu, scheduling_args
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,7 +238,7 @@ def measure(scenario: Scenario, run: int, args: argparse.Namespace, wrk: str) ->
         with MockbackServer(
             cpu=args.server_cpu,
             workdir=workdir,
-            serve_args=("--cpu-scheduling", args.cpu_scheduling),
+            serve_args=scheduling_args(args.cpu_scheduling),
         ) as server:
             server.create_mock(scenario.mock)
             reply = server.request(scenario.method, scenario.path, scenario.body)
@@ -334,8 +334,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--cpu-scheduling",
         choices=["auto", "batch", "off"],
-        default="auto",
-        help="the server's --cpu-scheduling (auto, its default, is batch on the one pinned core)",
+        help="passed on as the server's --cpu-scheduling; unset, the server uses its default "
+        "(auto: batch on the one pinned core), and code older than the flag can be measured",
     )
     args = p.parse_args(argv)
     if args.duration < 1 or args.warmup < 0 or args.connections < 1 or args.runs < 1:
@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"wrk -t1 -c{args.connections} -d{args.duration}s --latency (warm-up "
             f"{args.warmup}s); server on core {args.server_cpu} (--cpu-scheduling "
-            f"{args.cpu_scheduling}), wrk on core {args.client_cpu}",
+            f"{args.cpu_scheduling or 'default'}), wrk on core {args.client_cpu}",
             flush=True,
         )
         results = []
